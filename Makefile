@@ -1,0 +1,120 @@
+# Messaging backend: build, run, test, bench.  See README.md.
+# `make` builds the release binaries; `make test` builds a sanitizer variant
+# under build/san and runs every test against it.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+PKGS    := libwebsockets libjwt json-c libpq fcgi openssl
+
+# pkg-config is only asked once the packages are there (make deps installs them).
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+STD     := -std=c11 -D_GNU_SOURCE
+VARIANT ?= release
+ifeq ($(VARIANT),san)
+  OPT    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  LDSAN  := -fsanitize=address,undefined
+else
+  OPT    := -O2 -g
+  LDSAN  :=
+endif
+B        := build/$(VARIANT)
+CFLAGS_ALL = $(STD) $(WARN) $(OPT) -Ishared $(PKG_CFLAGS) $(CFLAGS)
+LDFLAGS_ALL = $(LDSAN) $(LDFLAGS)
+
+# ---------------------------------------------------------------- sources
+SHARED_SRCS := $(sort $(wildcard shared/*.c))
+SHARED_OBJS := $(SHARED_SRCS:%.c=$(B)/%.o)
+LIBMSG      := $(B)/shared/libmessaging.a
+
+API_SRCS := $(sort $(wildcard fcgi-api/*.c))
+API_OBJS := $(API_SRCS:%.c=$(B)/%.o)
+API_BIN  := $(if $(filter release,$(VARIANT)),fcgi-api/messaging-api,$(B)/fcgi-api/messaging-api)
+
+TOKEN_BIN := $(if $(filter release,$(VARIANT)),shared/msg-token,$(B)/shared/msg-token)
+
+UNIT_SRCS := $(sort $(wildcard t/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:t/unit/%.c=$(B)/t/unit/%)
+
+.PHONY: all deps build run start stop test test-unit test-integration bench token clean conformance fuzz install
+all: deps-check $(API_BIN) $(TOKEN_BIN) gateway
+
+deps:
+	@scripts/deps.sh
+
+# Cheap check so that a plain `make` on a bare machine installs what it needs.
+deps-check:
+	@pkg-config --exists $(PKGS) 2>/dev/null || scripts/deps.sh
+
+Q := $(if $(V),,@)
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  CC $<")
+	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(LIBMSG): $(filter-out $(B)/shared/msg_token_main.o,$(SHARED_OBJS))
+	@mkdir -p $(dir $@)
+	$(Q)ar rcs $@ $^
+
+$(API_BIN): $(API_OBJS) $(LIBMSG)
+	@mkdir -p $(dir $@)
+	@echo "  LD $@"
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(API_OBJS) $(LIBMSG) $(PKG_LIBS)
+
+$(TOKEN_BIN): $(B)/shared/msg_token_main.o $(LIBMSG)
+	@mkdir -p $(dir $@)
+	@echo "  LD $@"
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+$(B)/t/unit/%: t/unit/%.c $(LIBMSG)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -It/unit -o $@ $< $(LIBMSG) $(LDFLAGS_ALL) $(PKG_LIBS)
+
+# The gateway and its protocol layers bring their own rules.
+-include ws-gateway/protocol.mk
+-include ws-gateway/gateway.mk
+gateway:: ;
+
+-include $(shell find build -name '*.d' 2>/dev/null)
+
+# ---------------------------------------------------------------- run
+run: all
+	@scripts/stack.sh run
+
+start: all
+	@scripts/stack.sh start
+
+stop:
+	@scripts/stack.sh stop
+
+token: $(TOKEN_BIN)
+	@scripts/stack.sh token "$(USER)"
+
+# ---------------------------------------------------------------- test
+test: deps-check
+	@scripts/deps.sh --test
+	$(MAKE) VARIANT=san test-unit
+	$(MAKE) VARIANT=san gateway-test-build
+	$(MAKE) VARIANT=san test-integration
+	$(MAKE) VARIANT=san test-protocol
+
+test-unit: $(UNIT_BINS)
+	@scripts/run-unit.sh $(UNIT_BINS)
+
+test-integration: $(API_BIN) $(TOKEN_BIN) gateway
+	@scripts/run-integration.sh $(B)
+
+gateway-test-build:: ;
+test-protocol:: ;
+
+bench: all
+	@scripts/bench.sh
+
+clean:
+	rm -rf build fcgi-api/messaging-api shared/msg-token ws-gateway/messaging-gateway ws-gateway/conformance-server

@@ -1,0 +1,125 @@
+/* messaging-api: the REST side of API.md section 4 as a FastCGI program
+ * (prefork master and workers), or a plain CGI program when a CGI server
+ * runs it with a request in its environment. */
+#include <errno.h>
+#include <fcgiapp.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "master.h"
+#include "worker.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: messaging-api [options]\n"
+            "  --config FILE     configuration file (default: $MESSAGING_CONFIG)\n"
+            "  --socket ADDR     FastCGI socket to bind: a path, or HOST:PORT\n"
+            "                    (default: api_socket of the configuration; with no\n"
+            "                    --socket and a listening socket on fd 0, that one)\n"
+            "  --workers N       worker processes (default: api_workers)\n"
+            "  --check-config    validate the configuration, print it (secrets\n"
+            "                    hidden) and exit\n"
+            "  --help            this text\n"
+            "Run by a CGI server (REQUEST_METHOD set), it answers that one request.\n"
+            "Environment: MESSAGING_CONFIG, MESSAGING_DATABASE_URL, MESSAGING_JWT_SECRET.\n"
+            "Signals: SIGTERM drains and exits; SIGHUP re-reads the configuration and\n"
+            "replaces the workers.\n");
+}
+
+static int bind_socket(const char *addr)
+{
+    /* A stale unix socket from a previous run would make bind fail. */
+    struct stat st;
+    if (addr[0] == '/' || addr[0] == '.') {
+        if (stat(addr, &st) == 0 && S_ISSOCK(st.st_mode))
+            unlink(addr);
+    }
+    int fd = FCGX_OpenSocket(addr, 1024);
+    if (fd < 0)
+        return -1;
+    if (addr[0] == '/' || addr[0] == '.')
+        chmod(addr, 0666);
+    return fd;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"socket", required_argument, NULL, 's'},
+        {"workers", required_argument, NULL, 'w'}, {"check-config", no_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    const char *config_path = NULL, *socket_arg = NULL;
+    long workers = 0;
+    int check = 0, o;
+    while ((o = getopt_long(argc, argv, "c:s:w:kh", opts, NULL)) != -1) {
+        switch (o) {
+        case 'c': config_path = optarg; break;
+        case 's': socket_arg = optarg; break;
+        case 'w': {
+            char *end;
+            workers = strtol(optarg, &end, 10);
+            if (*end || workers < 1 || workers > 256) {
+                fprintf(stderr, "messaging-api: --workers must be between 1 and 256\n");
+                return 2;
+            }
+            break;
+        }
+        case 'k': check = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    msg_log_set_program("messaging-api");
+    struct msg_config cfg;
+    char err[512];
+    if (msg_config_load(&cfg, config_path, 0, err, sizeof err) < 0) {
+        fprintf(stderr, "messaging-api: %s\n", err);
+        msg_config_free(&cfg);
+        return 1;
+    }
+    msg_log_set_level((enum msg_log_level)msg_log_level_parse(cfg.log_level));
+    if (check) {
+        msg_config_dump(&cfg, stdout);
+        msg_config_free(&cfg);
+        return 0;
+    }
+    if (workers)
+        cfg.api_workers = workers;
+    if (FCGX_Init() != 0) {
+        fprintf(stderr, "messaging-api: FastCGI library failed to start\n");
+        return 1;
+    }
+
+    int listen_fd = -1;
+    if (!socket_arg && getenv("REQUEST_METHOD")) {
+        int rc = cgi_run(&cfg);
+        msg_config_free(&cfg);
+        return rc;
+    }
+    if (!socket_arg && !FCGX_IsCGI()) {
+        listen_fd = 0; /* spawn-fcgi or systemd socket activation */
+    } else {
+        const char *addr = socket_arg ? socket_arg : cfg.api_socket;
+        listen_fd = bind_socket(addr);
+        if (listen_fd < 0) {
+            fprintf(stderr, "messaging-api: cannot bind %s: %s\n", addr, strerror(errno));
+            msg_config_free(&cfg);
+            return 1;
+        }
+        msg_info("api_listening", "socket=%s", addr);
+    }
+    /* Workers poll the shared socket and accept without blocking, so that a
+     * connection taken by another worker never blocks this one. */
+    fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
+    int rc = master_run(listen_fd, &cfg, config_path);
+    msg_config_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,161 @@
+#include "master.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "log.h"
+#include "worker.h"
+
+static volatile sig_atomic_t got_term, got_hup, got_chld;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGTERM || sig == SIGINT)
+        got_term = 1;
+    else if (sig == SIGHUP)
+        got_hup = 1;
+    else if (sig == SIGCHLD)
+        got_chld = 1;
+}
+
+static pid_t spawn(int listen_fd, const struct msg_config *cfg)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct sigaction dfl = {.sa_handler = SIG_DFL};
+        sigaction(SIGCHLD, &dfl, NULL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        _exit(worker_run(listen_fd, cfg));
+    }
+    if (pid < 0)
+        msg_err("worker_fork_failed", "errno=%d", errno);
+    return pid;
+}
+
+/* Deletes events older than the retention; a short connection of its own,
+ * so that a slow database never holds a worker. */
+static void prune_events(const struct msg_config *cfg)
+{
+    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+    const char *vals[] = {cfg->database_url, "5", "messaging-api-master", NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    if (PQstatus(c) == CONNECTION_OK) {
+        char hours[32];
+        snprintf(hours, sizeof hours, "%ld hours", cfg->events_retention_hours);
+        const char *p[] = {hours};
+        PGresult *r = PQexecParams(c, "SELECT messaging.prune_events($1::interval)", 1, NULL, p,
+                                   NULL, NULL, 0);
+        if (PQresultStatus(r) == PGRES_TUPLES_OK)
+            msg_info("events_pruned", "deleted=%s retention_hours=%ld", PQgetvalue(r, 0, 0),
+                     cfg->events_retention_hours);
+        PQclear(r);
+    }
+    PQfinish(c);
+}
+
+int master_run(int listen_fd, struct msg_config *cfg, const char *config_path)
+{
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGCHLD, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    size_t n = (size_t)cfg->api_workers;
+    pid_t *pids = calloc(256, sizeof *pids);
+    if (!pids)
+        return 1;
+    for (size_t i = 0; i < n; i++)
+        pids[i] = spawn(listen_fd, cfg);
+    msg_info("api_started", "workers=%zu", n);
+    time_t next_prune = time(NULL) + 5;
+
+    while (!got_term) {
+        if (got_hup) {
+            got_hup = 0;
+            struct msg_config fresh;
+            char err[512];
+            if (msg_config_load(&fresh, config_path, 0, err, sizeof err) < 0) {
+                msg_err("reload_refused", "reason=\"%s\"", err);
+                msg_config_free(&fresh);
+            } else {
+                /* Old workers finish their request and exit; the loop below
+                 * replaces each with one on the new configuration. */
+                for (size_t i = 0; i < n; i++)
+                    if (pids[i] > 0)
+                        kill(pids[i], SIGTERM);
+                msg_config_free(cfg);
+                *cfg = fresh;
+                msg_log_set_level((enum msg_log_level)msg_log_level_parse(cfg->log_level));
+                for (size_t i = n; i < (size_t)cfg->api_workers; i++)
+                    pids[i] = 0;
+                n = (size_t)cfg->api_workers;
+                msg_info("reloaded", "workers=%zu", n);
+            }
+        }
+        got_chld = 0;
+        int status;
+        pid_t dead;
+        while ((dead = waitpid(-1, &status, WNOHANG)) > 0) {
+            for (size_t i = 0; i < 256; i++)
+                if (pids[i] == dead) {
+                    pids[i] = 0;
+                    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+                        msg_warn("worker_died", "pid=%d status=%d", (int)dead, status);
+                }
+        }
+        for (size_t i = 0; i < n && !got_term; i++)
+            if (pids[i] == 0) {
+                pids[i] = spawn(listen_fd, cfg);
+                if (pids[i] < 0) {
+                    pids[i] = 0;
+                    break;
+                }
+            }
+        if (time(NULL) >= next_prune) {
+            prune_events(cfg);
+            next_prune = time(NULL) + 600;
+        }
+        /* Woken by any signal; a dead worker that keeps dying is retried
+         * at most every 100 ms. */
+        if (!got_term && !got_hup && !got_chld)
+            usleep(100000);
+    }
+
+    msg_info("api_stopping", "workers=%zu", n);
+    for (size_t i = 0; i < 256; i++)
+        if (pids[i] > 0)
+            kill(pids[i], SIGTERM);
+    /* Drain: workers finish the request in hand; after 10 s they are killed. */
+    for (int t = 0; t < 100; t++) {
+        int left = 0;
+        for (size_t i = 0; i < 256; i++) {
+            if (pids[i] > 0 && waitpid(pids[i], NULL, WNOHANG) == pids[i])
+                pids[i] = 0;
+            left += pids[i] > 0;
+        }
+        if (!left)
+            break;
+        usleep(100000);
+    }
+    for (size_t i = 0; i < 256; i++)
+        if (pids[i] > 0) {
+            kill(pids[i], SIGKILL);
+            waitpid(pids[i], NULL, 0);
+        }
+    free(pids);
+    msg_info("api_stopped", "%s", "");
+    return 0;
+}

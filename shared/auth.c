@@ -1,0 +1,219 @@
+#include "auth.h"
+
+#include <ctype.h>
+#include <jwt.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *const alg_names[] = {"HS256", "RS256", "ES256"};
+static const jwt_alg_t alg_values[] = {JWT_ALG_HS256, JWT_ALG_RS256, JWT_ALG_ES256};
+
+bool msg_parse_id32(const char *s, int *out)
+{
+    if (!s || *s < '1' || *s > '9')
+        return false;
+    long v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9' || p - s >= 10)
+            return false;
+        v = v * 10 + (*p - '0');
+    }
+    if (v > INT_MAX)
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+const char *msg_auth_bearer(const char *header, char *buf, size_t cap)
+{
+    if (!header)
+        return NULL;
+    if (strncasecmp(header, "Bearer", 6) != 0 || (header[6] != ' ' && header[6] != '\t'))
+        return NULL;
+    const char *p = header + 6;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    size_t n = 0;
+    while (p[n] && !isspace((unsigned char)p[n]))
+        n++;
+    const char *rest = p + n;
+    while (*rest == ' ' || *rest == '\t')
+        rest++;
+    if (n == 0 || *rest || n >= cap)
+        return NULL;
+    memcpy(buf, p, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+static int b64url_val(int c)
+{
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '-') return 62;
+    if (c == '_') return 63;
+    return -1;
+}
+
+/* Decodes base64url (no padding) of length n into out (cap bytes); -1 on error. */
+static long b64url_decode(const char *in, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+    unsigned acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        int v = b64url_val((unsigned char)in[i]);
+        if (v < 0)
+            return -1;
+        acc = (acc << 6) | (unsigned)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o + 1 >= cap)
+                return -1;
+            out[o++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    out[o] = '\0';
+    return (long)o;
+}
+
+static int deny(struct msg_error *err, const char *why)
+{
+    *err = msg_error_make(MSG_UNAUTHORIZED, why);
+    return -1;
+}
+
+/* The header must name exactly the pinned algorithm: this is what stops
+ * `alg: none` and the HS256-with-a-public-key confusion before libjwt. */
+static bool header_alg_ok(const char *token, size_t hlen, enum msg_jwt_alg alg)
+{
+    char hdr[1024];
+    if (hlen == 0 || hlen > 1300 || b64url_decode(token, hlen, hdr, sizeof hdr) < 0)
+        return false;
+    json_object *h = json_tokener_parse(hdr);
+    bool ok = false;
+    json_object *a;
+    if (h && json_object_is_type(h, json_type_object) && json_object_object_get_ex(h, "alg", &a) &&
+        json_object_is_type(a, json_type_string))
+        ok = strcmp(json_object_get_string(a), alg_names[alg]) == 0;
+    json_object_put(h);
+    return ok;
+}
+
+static bool claim_number(json_object *v, double *out)
+{
+    if (json_object_is_type(v, json_type_int)) {
+        *out = (double)json_object_get_int64(v);
+        return true;
+    }
+    if (json_object_is_type(v, json_type_double)) {
+        *out = json_object_get_double(v);
+        return isfinite(*out);
+    }
+    return false;
+}
+
+static bool claim_user_id(json_object *v, int *out)
+{
+    if (json_object_is_type(v, json_type_string))
+        return msg_parse_id32(json_object_get_string(v), out);
+    double d;
+    if (!claim_number(v, &d) || d < 1 || d > INT_MAX || d != floor(d))
+        return false;
+    *out = (int)d;
+    return true;
+}
+
+static int check_claims(json_object *c, long now, long leeway, struct msg_identity *id,
+                        struct msg_error *err)
+{
+    json_object *v;
+    double t;
+    if (!json_object_object_get_ex(c, "exp", &v))
+        return deny(err, "Token has no expiry");
+    if (!claim_number(v, &t))
+        return deny(err, "Invalid token expiry");
+    if (t <= (double)(now - leeway))
+        return deny(err, "Token expired");
+    if (json_object_object_get_ex(c, "nbf", &v)) {
+        if (!claim_number(v, &t))
+            return deny(err, "Invalid token");
+        if (t > (double)(now + leeway))
+            return deny(err, "Token not yet valid");
+    }
+    static const char *const subject_claims[] = {"sub", "userId", "id"};
+    json_object *subj = NULL;
+    for (int i = 0; i < 3 && !subj; i++)
+        if (json_object_object_get_ex(c, subject_claims[i], &v) && v)
+            subj = v;
+    if (!subj || !claim_user_id(subj, &id->user_id))
+        return deny(err, "Invalid token subject");
+    id->has_role = false;
+    if (json_object_object_get_ex(c, "role", &v)) {
+        if (!json_object_is_type(v, json_type_string) ||
+            json_object_get_string_len(v) >= (int)sizeof id->role)
+            return deny(err, "Token role does not match the user");
+        id->has_role = true;
+        snprintf(id->role, sizeof id->role, "%s", json_object_get_string(v));
+    }
+    return 0;
+}
+
+static jwt_t *decode_with(const char *token, const char *key, size_t keylen)
+{
+    jwt_t *jwt = NULL;
+    if (jwt_decode(&jwt, token, (const unsigned char *)key, (int)keylen) != 0) {
+        jwt_free(jwt);
+        return NULL;
+    }
+    return jwt;
+}
+
+int msg_auth_verify(const struct msg_config *cfg, const char *token, long now,
+                    struct msg_identity *id, struct msg_error *err)
+{
+    if (!token || !*token)
+        return deny(err, "Authentication required");
+    size_t len = strnlen(token, MSG_TOKEN_MAX + 1);
+    if (len > MSG_TOKEN_MAX)
+        return deny(err, "Invalid token");
+    const char *dot1 = strchr(token, '.');
+    const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+    if (!dot1 || !dot2 || strchr(dot2 + 1, '.') || dot2[1] == '\0')
+        return deny(err, "Invalid token");
+    if (!header_alg_ok(token, (size_t)(dot1 - token), cfg->jwt_alg))
+        return deny(err, "Invalid token");
+
+    jwt_t *jwt;
+    if (cfg->jwt_alg == MSG_JWT_HS256) {
+        jwt = decode_with(token, cfg->jwt_secret, strlen(cfg->jwt_secret));
+        if (!jwt && cfg->jwt_secret_previous && cfg->jwt_secret_previous[0])
+            jwt = decode_with(token, cfg->jwt_secret_previous, strlen(cfg->jwt_secret_previous));
+    } else {
+        jwt = decode_with(token, cfg->jwt_public_key, cfg->jwt_public_key_len);
+    }
+    if (!jwt)
+        return deny(err, "Invalid token");
+    if (jwt_get_alg(jwt) != alg_values[cfg->jwt_alg]) {
+        jwt_free(jwt);
+        return deny(err, "Invalid token");
+    }
+    char *claims_json = jwt_get_grants_json(jwt, NULL);
+    jwt_free(jwt);
+    json_object *claims = claims_json ? json_tokener_parse(claims_json) : NULL;
+    free(claims_json);
+    int rc;
+    if (!claims || !json_object_is_type(claims, json_type_object))
+        rc = deny(err, "Invalid token");
+    else
+        rc = check_claims(claims, now, cfg->jwt_leeway, id, err);
+    json_object_put(claims);
+    return rc;
+}

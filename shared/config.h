@@ -1,0 +1,53 @@
+/* The configuration of both programs: conf/messaging.conf ("key = value",
+ * '#' comments), then the MESSAGING_* environment overrides of API.md
+ * section 6. A missing or wrong value is an error naming its key. */
+#ifndef MSG_CONFIG_H
+#define MSG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum msg_jwt_alg { MSG_JWT_HS256, MSG_JWT_RS256, MSG_JWT_ES256 };
+
+struct msg_config {
+    char *path;                 /* file read, or NULL */
+    char *database_url;
+    enum msg_jwt_alg jwt_alg;
+    char *jwt_secret;           /* HS256; never logged */
+    char *jwt_secret_previous;  /* accepted too, during a rotation */
+    char *jwt_public_key_file;  /* RS256 / ES256 */
+    char *jwt_public_key;       /* its PEM contents, loaded at validation */
+    size_t jwt_public_key_len;
+    long jwt_leeway;            /* seconds of clock skew tolerated */
+    char *api_socket;
+    long api_workers;
+    long api_max_connections;   /* kept-alive FastCGI connections per worker */
+    long http_port;
+    long ws_port;
+    long max_message_length;
+    long max_body_bytes;
+    long events_retention_hours;
+    char *log_level;
+    char *ws_cors_origins;      /* comma-separated; "*" for any */
+    long ws_ping_interval_ms;
+    long ws_ping_timeout_ms;
+    long ws_max_payload;
+    long ws_connect_timeout_ms;
+    long ws_send_queue_bytes;
+    long ws_max_connections;
+    long recovery_max_disconnection_ms;
+    char *admin_token;
+};
+
+/* Fills *cfg with defaults, reads `path` (NULL: $MESSAGING_CONFIG, else no
+ * file), applies the environment and validates. On error returns -1 and
+ * writes one line naming the key into err. The caller frees with
+ * msg_config_free() in both cases. */
+#define MSG_CONFIG_NO_DATABASE 1 /* for tools that never connect (msg-token) */
+int msg_config_load(struct msg_config *cfg, const char *path, int flags, char *err, size_t errlen);
+void msg_config_free(struct msg_config *cfg);
+
+/* Prints every key with its current value, the secrets masked. */
+void msg_config_dump(const struct msg_config *cfg, void *file);
+
+#endif

@@ -1,0 +1,39 @@
+/* One blocking PostgreSQL connection with the operations prepared, for the
+ * API workers. It reconnects by itself: a call while the database is away
+ * fails with `unavailable`, and the first call after it is back succeeds. */
+#ifndef MSG_DB_H
+#define MSG_DB_H
+
+#include <libpq-fe.h>
+
+#include "error.h"
+#include "ops.h"
+
+struct msg_db {
+    PGconn *conn;       /* owned; NULL while disconnected */
+    char *url;          /* owned copy */
+    long long next_try; /* ms: no reconnect attempt before this */
+    unsigned reconnects;
+};
+
+/* A reply: status and JSON body, owned by res until msg_reply_clear(). */
+struct msg_reply {
+    int status;
+    const char *body;
+    int len;
+    PGresult *res;
+};
+
+int msg_db_init(struct msg_db *db, const char *url);
+void msg_db_close(struct msg_db *db);
+
+/* Runs op with text params (NULL = SQL NULL). Returns 0 with *out filled, or
+ * -1 with *err (`unavailable` when the database cannot be reached). */
+int msg_db_call(struct msg_db *db, enum msg_op op, const char *const *params,
+                struct msg_reply *out, struct msg_error *err);
+void msg_reply_clear(struct msg_reply *r);
+
+/* Sends NOTIFY channel, payload on its own (a doorbell); best effort. */
+int msg_db_notify(struct msg_db *db, const char *channel, const char *payload);
+
+#endif

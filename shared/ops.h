@@ -1,0 +1,33 @@
+/* The operations of the messaging module. Each one is a SQL function in
+ * sql/ (permission check, write, event row, answer JSON); this table is the
+ * only place that names them, for the API (synchronous) and the gateway
+ * (asynchronous) alike. Every operation returns one row (status, body). */
+#ifndef MSG_OPS_H
+#define MSG_OPS_H
+
+enum msg_op {
+    MSG_OP_AUTHENTICATE,        /* user, role */
+    MSG_OP_CREATE_CONVERSATION, /* user, role, participant */
+    MSG_OP_LIST_CONVERSATIONS,  /* user, role, limit, offset */
+    MSG_OP_GET_CONVERSATION,    /* user, role, conversation */
+    MSG_OP_SEND_MESSAGE,        /* user, role, conversation, content, client id, max length, notify */
+    MSG_OP_LIST_MESSAGES,       /* user, role, conversation, limit, before, after */
+    MSG_OP_MARK_READ,           /* user, role, conversation, notify */
+    MSG_OP_UNREAD_COUNT,        /* user, role */
+    MSG_OP_SEARCH_USERS,        /* user, role, q, limit */
+    MSG_OP_AVAILABLE_USERS,     /* user, role */
+    MSG_OP_CHECK_PARTICIPANT,   /* user, role, conversation */
+    MSG_OP_HEALTH,              /* (none) */
+    MSG_OP_COUNT
+};
+
+struct msg_op_def {
+    const char *name; /* also the prepared statement's name */
+    const char *sql;
+    int nparams;
+    int writes;       /* not safe to retry blindly */
+};
+
+extern const struct msg_op_def msg_ops[MSG_OP_COUNT];
+
+#endif

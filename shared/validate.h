@@ -1,0 +1,40 @@
+/* Parsers of outside input shared by both programs: UTF-8, JSON bodies and
+ * Socket.IO payloads (bounded depth), ids, query strings. Each takes a size
+ * limit and fails with an `invalid_request` error. */
+#ifndef MSG_VALIDATE_H
+#define MSG_VALIDATE_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "error.h"
+
+#define MSG_JSON_MAX_DEPTH 16
+
+/* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
+bool msg_utf8_valid(const char *s, size_t n);
+
+/* Parses a whole JSON text of n bytes (valid UTF-8, depth-limited, nothing
+ * after it). Returns a new reference the caller puts, or NULL with *err. */
+json_object *msg_json_parse(const char *s, size_t n, struct msg_error *err);
+
+/* A positive 32-bit id given as a JSON integer or a decimal string. */
+bool msg_json_id(json_object *v, int *out);
+
+/* A JSON string without NUL: returns it (owned by v) or NULL. */
+const char *msg_json_text(json_object *v);
+
+/* Finds `name` in a query string and percent-decodes its value into buf.
+ * Returns 1 when found, 0 when absent, -1 when undecodable or too long. */
+int msg_query_get(const char *qs, const char *name, char *buf, size_t cap);
+
+/* An integer query parameter within [min, max]; def when absent. On a bad
+ * value returns -1 with a message naming the parameter in *err. */
+int msg_query_long(const char *qs, const char *name, long def, long min, long max,
+                   long *out, struct msg_error *err);
+
+/* Trims Unicode-agnostic ASCII white space in place; returns the start. */
+char *msg_trim_ascii(char *s);
+
+#endif
