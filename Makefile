@@ -12,7 +12,7 @@ PKGS    := libwebsockets libjwt json-c libpq fcgi openssl
 
 # pkg-config is only asked once the packages are there (make deps installs them).
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 STD     := -std=c11 -D_GNU_SOURCE
@@ -74,7 +74,8 @@ $(TOKEN_BIN): $(B)/shared/msg_token_main.o $(LIBMSG)
 
 $(B)/t/unit/%: t/unit/%.c $(LIBMSG)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -It/unit -o $@ $< $(LIBMSG) $(LDFLAGS_ALL) $(PKG_LIBS)
+	@echo "  LD $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -It/unit -o $@ $< $(LIBMSG) $(LDFLAGS_ALL) $(PKG_LIBS)
 
 # The gateway and its protocol layers bring their own rules.
 -include ws-gateway/protocol.mk
@@ -99,10 +100,11 @@ token: $(TOKEN_BIN)
 # ---------------------------------------------------------------- test
 test: deps-check
 	@scripts/deps.sh --test
+	@rm -rf build/test-results
 	$(MAKE) VARIANT=san test-unit
-	$(MAKE) VARIANT=san gateway-test-build
 	$(MAKE) VARIANT=san test-integration
 	$(MAKE) VARIANT=san test-protocol
+	@scripts/test-summary.sh
 
 test-unit: $(UNIT_BINS)
 	@scripts/run-unit.sh $(UNIT_BINS)
@@ -110,7 +112,6 @@ test-unit: $(UNIT_BINS)
 test-integration: $(API_BIN) $(TOKEN_BIN) gateway
 	@scripts/run-integration.sh $(B)
 
-gateway-test-build:: ;
 test-protocol:: ;
 
 bench: all

@@ -35,7 +35,7 @@ static pid_t spawn(int listen_fd, const struct msg_config *cfg)
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        _exit(worker_run(listen_fd, cfg));
+        exit(worker_run(listen_fd, cfg)); /* exit, not _exit: LeakSanitizer checks at exit */
     }
     if (pid < 0)
         msg_err("worker_fork_failed", "errno=%d", errno);

@@ -45,10 +45,73 @@ bool msg_utf8_valid(const char *str, size_t n)
     return true;
 }
 
+static int hexdig(int c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* The four hex digits at s[i], or -1. */
+static int hex4(const char *s, size_t n, size_t i)
+{
+    if (i + 4 > n)
+        return -1;
+    int v = 0;
+    for (size_t k = i; k < i + 4; k++) {
+        int d = hexdig((unsigned char)s[k]);
+        if (d < 0)
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+/* json-c accepts more than JSON even when strict (single quotes, NaN...):
+ * outside strings, only JSON's own characters may appear. */
+static bool json_chars_ok(const char *s, size_t n)
+{
+    bool in_string = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (in_string) {
+            if ((unsigned char)c < 0x20)
+                return false; /* raw control characters must be escaped */
+            if (c == '\\' && i + 1 < n && s[i + 1] == 'u') {
+                /* json-c turns a lone surrogate into U+FFFD: refuse it. */
+                int cp = hex4(s, n, i + 2);
+                if (cp >= 0xdc00 && cp <= 0xdfff)
+                    return false;
+                if (cp >= 0xd800 && cp <= 0xdbff) {
+                    int lo = i + 7 < n && s[i + 6] == '\\' && s[i + 7] == 'u' ? hex4(s, n, i + 8) : -1;
+                    if (lo < 0xdc00 || lo > 0xdfff)
+                        return false;
+                    i += 6;
+                }
+                i += 5;
+            } else if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+            continue;
+        }
+        if (c == '"')
+            in_string = true;
+        else if (!strchr(" \t\n\r{}[],:0123456789+-.eEtrufalsn", c) || c == '\0')
+            return false;
+    }
+    return !in_string;
+}
+
 json_object *msg_json_parse(const char *s, size_t n, struct msg_error *err)
 {
     if (!msg_utf8_valid(s, n)) {
         *err = msg_error_make(MSG_INVALID_REQUEST, "Body must be valid UTF-8");
+        return NULL;
+    }
+    if (!json_chars_ok(s, n)) {
+        *err = msg_error_make(MSG_INVALID_REQUEST, "Body is not valid JSON");
         return NULL;
     }
     json_tokener *tok = json_tokener_new_ex(MSG_JSON_MAX_DEPTH);
@@ -60,11 +123,22 @@ json_object *msg_json_parse(const char *s, size_t n, struct msg_error *err)
     json_object *obj = json_tokener_parse_ex(tok, s, (int)n);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     size_t used = json_tokener_get_parse_end(tok);
+    if (!obj && jerr == json_tokener_continue) {
+        /* A top-level number is complete only once something follows it. */
+        obj = json_tokener_parse_ex(tok, " ", 1);
+        jerr = json_tokener_get_error(tok);
+        used = n;
+    }
     json_tokener_free(tok);
     bool trailing = false;
     for (size_t i = used; i < n; i++)
         if (!isspace((unsigned char)s[i]))
             trailing = true;
+    if (jerr == json_tokener_success && !obj && !trailing) {
+        /* A bare `null`: valid JSON, but never a valid body or payload. */
+        *err = msg_error_make(MSG_INVALID_REQUEST, "JSON null is not accepted here");
+        return NULL;
+    }
     if (jerr != json_tokener_success || trailing) {
         json_object_put(obj);
         *err = msg_error_make(MSG_INVALID_REQUEST,

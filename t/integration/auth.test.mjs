@@ -6,6 +6,7 @@ import { api, get } from '../lib/http.mjs';
 import { assertError, assertOk } from '../lib/shapes.mjs';
 import { b64url, claims, keyPair, now, sign, signature, tokenFor, unsigned } from '../lib/jwt.mjs';
 import { closeDb, createDoctor, createPatient, MAX_ID } from '../lib/fixtures.mjs';
+import { JWT_SECRET } from '../lib/env.mjs';
 
 const ROUTE = '/conversations';
 let patient;
@@ -21,8 +22,9 @@ after(closeDb);
 const withAuthorization = (value) =>
   api('GET', ROUTE, { headers: value === undefined ? {} : { authorization: value } });
 
-async function refused(token, what) {
+async function refused(token, what = token) {
   const res = await withAuthorization(`Bearer ${token}`);
+  assert.equal(res.status, 401, `token ${what} was not refused: ${res.status} ${res.text.slice(0, 200)}`);
   assertError(res, 401, 'unauthorized');
   return res;
 }
@@ -92,10 +94,10 @@ describe('refused tokens: 401 unauthorized', () => {
     }
     // A payload that is not JSON, correctly signed.
     const input = `${h}.${b64url('{"sub":')}`;
-    await refused(`${input}.${signature('HS256', input, process.env.MSG_JWT_SECRET)}`);
+    await refused(`${input}.${signature('HS256', input, JWT_SECRET)}`);
     // A payload that is JSON but not an object, correctly signed.
     const input2 = `${h}.${b64url('[1,2]')}`;
-    await refused(`${input2}.${signature('HS256', input2, process.env.MSG_JWT_SECRET)}`);
+    await refused(`${input2}.${signature('HS256', input2, JWT_SECRET)}`);
   });
   test('alg none, unsigned (any spelling), and alg none with an HS256 signature', async () => {
     const c = claims(patient.id, patient.role);

@@ -91,7 +91,7 @@ describe('request bodies', () => {
     assertOk(await postRaw(JSON.stringify({ content: 'casse' }), 'Application/JSON'), 201);
   });
   test('wrong Content-Type -> 415 and nothing stored', async () => {
-    const before = await countMessages(conv);
+    const n0 = await countMessages(conv);
     const body = JSON.stringify({ content: 'x' });
     for (const ct of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x',
       'application/jsonx', 'text/json']) {
@@ -100,23 +100,23 @@ describe('request bodies', () => {
     assertError(await postRaw(body, null), 415, 'unsupported_media_type');
     assertError(await post('/conversations', token, { participantId: doctor.id }, { headers: { 'content-type': 'text/plain' } }),
       415, 'unsupported_media_type');
-    assert.equal(await countMessages(conv), before);
+    assert.equal(await countMessages(conv), n0);
   });
   test('a JSON body that is not an object -> 400', async () => {
-    const before = await countMessages(conv);
+    const n0 = await countMessages(conv);
     for (const body of ['[]', '[{"content":"x"}]', '42', '"content"', 'null', 'true']) {
       assertError(await postRaw(body), 400, 'invalid_request');
     }
     assertError(await post('/conversations', token, '[1]'), 400, 'invalid_request');
-    assert.equal(await countMessages(conv), before);
+    assert.equal(await countMessages(conv), n0);
   });
   test('invalid JSON -> 400', async () => {
-    const before = await countMessages(conv);
+    const n0 = await countMessages(conv);
     for (const body of ['{', '{"content": "x"', "{'content': 'x'}", '{"content": "x",}', '{"content": x}',
       'content=x', '{"content": "x"} trailing', '{"content": "\\q"}']) {
       assertError(await postRaw(body), 400, 'invalid_request');
     }
-    assert.equal(await countMessages(conv), before);
+    assert.equal(await countMessages(conv), n0);
   });
   test('an empty body with Content-Type application/json is not a message (400)', async () => {
     assertError(await postRaw(''), 400, 'invalid_request');
@@ -129,7 +129,7 @@ describe('request bodies', () => {
     assert.equal(assertOk(res2, 200).conversation.id, conv);
   });
   test('65,537 bytes -> 413 payload_too_large; 65,536 bytes accepted', async () => {
-    const before = await countMessages(conv);
+    const n0 = await countMessages(conv);
     const make = (size) => {
       const head = '{"content":"taille","pad":"';
       const tail = '"}';
@@ -138,18 +138,18 @@ describe('request bodies', () => {
     const big = make(65537);
     assert.equal(Buffer.byteLength(big), 65537);
     assertError(await postRaw(big), 413, 'payload_too_large');
-    assert.equal(await countMessages(conv), before);
+    assert.equal(await countMessages(conv), n0);
     const exact = make(65536);
     assert.equal(Buffer.byteLength(exact), 65536);
     assertMessage(assertOk(await postRaw(exact), 201).message, { content: 'taille' });
-    assert.equal(await countMessages(conv), before + 1);
+    assert.equal(await countMessages(conv), n0 + 1);
   });
   test('a much larger body (300 kB) -> 413', async () => {
     const body = `{"content":"${'y'.repeat(300000)}"}`;
     assertError(await postRaw(body), 413, 'payload_too_large');
   });
   test('invalid UTF-8 bytes in the body -> 400 and nothing stored', async () => {
-    const before = await countMessages(conv);
+    const n0 = await countMessages(conv);
     const bad = [
       Buffer.from([0xff, 0xfe]), // never valid
       Buffer.from([0xc3]), // truncated sequence
@@ -164,7 +164,7 @@ describe('request bodies', () => {
     // Outside a string too.
     assertError(await postRaw(Buffer.concat([Buffer.from('{"content":"ok",'), Buffer.from([0xff]), Buffer.from('"a":1}')])),
       400, 'invalid_request');
-    assert.equal(await countMessages(conv), before);
+    assert.equal(await countMessages(conv), n0);
   });
   test('valid multi-byte UTF-8 is stored and returned exactly', async () => {
     const content = 'Hélène écrit: 日本語 🙂 ﬁn';
@@ -181,14 +181,14 @@ describe('request bodies', () => {
       chunks: [json.slice(0, 5), json.slice(5, 17), json.slice(17)],
     });
     assertMessage(assertOk(res, 201).message, { content: 'en morceaux', clientId: `chunked-${conv}` });
-    const before = await countMessages(conv);
+    const n0 = await countMessages(conv);
     const piece = 'z'.repeat(8192);
     const big = await raw('POST', msgPath(), {
       headers: { ...auth(), 'content-type': 'application/json' },
       chunks: ['{"content":"', ...Array(9).fill(piece), '"}'],
     });
     assertError(big, 413, 'payload_too_large');
-    assert.equal(await countMessages(conv), before);
+    assert.equal(await countMessages(conv), n0);
   });
 });
 

@@ -49,27 +49,33 @@ describe('POST /conversations/:id/messages', () => {
   });
 
   test('blank content (any Unicode white space) -> 400, nothing stored', async () => {
-    const before = await countMessages(conv);
+    const n0 = await countMessages(conv);
     // U+FEFF and U+0085 are left out: JavaScript's trim() and Unicode White_Space disagree on them.
     for (const content of ['', ' ', '   ', '\n\t\r', '\u00a0\u3000', '\u2003\u2009\u202f', '\u2028\u2029', '\u1680\u205f\u000b\u000c']) {
       assertError(await send(conv, patient, { content }), 400, 'invalid_request');
     }
-    assert.equal(await countMessages(conv), before);
+    assert.equal(await countMessages(conv), n0);
   });
 
-  test('content that is not a string, missing, or contains NUL or a lone surrogate -> 400', async () => {
-    const before = await countMessages(conv);
+  test('content that is not a string, missing, or contains NUL -> 400', async () => {
+    const n0 = await countMessages(conv);
     for (const body of [{}, { content: null }, { content: 42 }, { content: true }, { content: ['a'] }, { content: { text: 'a' } },
       { content: 'a\u0000b' }, { content: '\u0000' }, { text: 'hello' }]) {
       assertError(await send(conv, patient, body), 400, 'invalid_request');
     }
-    // A JSON escape for a lone surrogate is not valid text.
-    const res = await raw('POST', `/conversations/${conv}/messages`, {
-      headers: { authorization: `Bearer ${tokenFor(patient)}`, 'content-type': 'application/json' },
-      body: '{"content":"abc\\ud800def"}',
-    });
-    assertError(res, 400, 'invalid_request');
-    assert.equal(await countMessages(conv), before);
+    assert.equal(await countMessages(conv), n0);
+  });
+
+  test('a JSON escape of a lone surrogate (not encodable in UTF-8) -> 400, not silently replaced', async () => {
+    const n0 = await countMessages(conv);
+    for (const body of ['{"content":"abc\\ud800def"}', '{"content":"\\udc00"}', '{"content":"ok","clientId":"\\ud83d"}']) {
+      const res = await raw('POST', `/conversations/${conv}/messages`, {
+        headers: { authorization: `Bearer ${tokenFor(patient)}`, 'content-type': 'application/json' },
+        body,
+      });
+      assertError(res, 400, 'invalid_request');
+    }
+    assert.equal(await countMessages(conv), n0);
   });
 
   test('10,000 code points (multi-byte ones included) are accepted; 10,001 are refused', async () => {
@@ -82,18 +88,18 @@ describe('POST /conversations/:id/messages', () => {
     assert.equal(assertOk(await send(conv, patient, { content: mixed }), 201).message.content, mixed);
     const { rows } = await q('SELECT content FROM messages WHERE id = $1', [m1.id]);
     assert.equal(rows[0].content, emoji);
-    const before = await countMessages(conv);
+    const n0 = await countMessages(conv);
     assertError(await send(conv, patient, { content: 'a'.repeat(10001) }), 400, 'invalid_request');
     assertError(await send(conv, patient, { content: 'é'.repeat(10001) }), 400, 'invalid_request');
     assertError(await send(conv, patient, { content: '😀'.repeat(10001) }), 400, 'invalid_request');
-    assert.equal(await countMessages(conv), before);
+    assert.equal(await countMessages(conv), n0);
   });
 
   test('404 for a conversation of other users or one that does not exist; nothing stored', async () => {
-    const before = await countMessages(conv);
+    const n0 = await countMessages(conv);
     assertError(await send(conv, stranger, { content: 'intrus' }), 404, 'not_found');
     assertError(await send(MAX_ID, patient, { content: 'nulle part' }), 404, 'not_found');
-    assert.equal(await countMessages(conv), before);
+    assert.equal(await countMessages(conv), n0);
   });
 
   test('409 conflict when the conversation is not active; nothing stored, last_message_at unchanged', async () => {
@@ -167,11 +173,11 @@ describe('clientId idempotency', () => {
     const e64 = 'é'.repeat(63) + '😀';
     assertMessage(assertOk(await send(conv, patient, { content: 'é64', clientId: e64 }), 201).message, { clientId: e64 });
     assertMessage(assertOk(await send(conv, patient, { content: 'k1', clientId: 'k' }), 201).message, { clientId: 'k' });
-    const before = await countMessages(conv);
+    const n0 = await countMessages(conv);
     for (const clientId of ['k'.repeat(65), 'é'.repeat(65), '', 42, true, ['a'], { a: 1 }, 'a\u0000b']) {
       assertError(await send(conv, patient, { content: 'refusé', clientId }), 400, 'invalid_request');
     }
-    assert.equal(await countMessages(conv), before);
+    assert.equal(await countMessages(conv), n0);
   });
 
   test('clientId null is the same as none', async () => {

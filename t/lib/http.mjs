@@ -13,10 +13,10 @@ function parseJson(text) {
 /**
  * fetch wrapper. `path` is relative to /api/messaging unless it starts with
  * /api/ or http. Options: token, body (object => JSON with
- * Content-Type: application/json; string/Buffer sent as is), headers.
+ * Content-Type: application/json; string/Buffer sent as is), headers, signal.
  * Returns {status, headers, text, json}.
  */
-export async function api(method, path, { token, body, headers = {} } = {}) {
+export async function api(method, path, { token, body, headers = {}, signal } = {}) {
   const url = path.startsWith('http') ? path : path.startsWith('/api/') ? BASE_URL + path : API + path;
   const h = { ...headers };
   if (token !== undefined && token !== null) h.authorization = `Bearer ${token}`;
@@ -26,7 +26,7 @@ export async function api(method, path, { token, body, headers = {} } = {}) {
     else payload = JSON.stringify(body);
     if (!Object.keys(h).some((k) => k.toLowerCase() === 'content-type')) h['content-type'] = 'application/json';
   }
-  const res = await fetch(url, { method, headers: h, body: payload });
+  const res = await fetch(url, { method, headers: h, body: payload, signal });
   const text = await res.text();
   return { status: res.status, headers: res.headers, text, json: parseJson(text) };
 }

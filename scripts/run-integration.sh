@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Integration tests: starts a private PostgreSQL, the API (and the gateway,
+# when built) and nginx from BUILD_DIR on free loopback ports, runs the SQL
+# tests and the Node tests in t/integration/ against them, and stops
+# everything. Sanitizer reports of the servers fail the run.
+#
+#   scripts/run-integration.sh BUILD_DIR
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
+cd "$ROOT"
+BUILD=$(cd "${1:?usage: run-integration.sh BUILD_DIR}" && pwd -P)
+RESULTS=$ROOT/build/test-results
+mkdir -p "$RESULTS"
+
+export MESSAGING_VAR=$BUILD/test-var
+rm -rf "$MESSAGING_VAR"; mkdir -p "$MESSAGING_VAR/log"
+read -r HTTP_PORT WS_PORT < <(scripts/free-ports.sh 2)
+export MESSAGING_HTTP_PORT=$HTTP_PORT MESSAGING_WS_PORT=$WS_PORT
+export MESSAGING_PG_PORT=$((20000 + RANDOM % 20000))
+export MESSAGING_BIN_DIR=$BUILD MESSAGING_SEED=0 MESSAGING_GATEWAYS=${MESSAGING_GATEWAYS:-2}
+export MESSAGING_JWT_SECRET=$(openssl rand -hex 32)
+# A configuration of the tests' own, whatever conf/messaging.conf holds.
+export MESSAGING_CONFIG=$MESSAGING_VAR/test.conf
+printf 'api_workers = 3\nlog_level = warn\nws_cors_origins = *\n' >"$MESSAGING_CONFIG"
+# Sanitizer reports go to files: the servers' stderr is their log.
+export ASAN_OPTIONS="detect_leaks=1:log_path=$MESSAGING_VAR/log/asan:abort_on_error=0"
+export UBSAN_OPTIONS="print_stacktrace=1:log_path=$MESSAGING_VAR/log/ubsan"
+export LSAN_OPTIONS="suppressions=$ROOT/t/lsan.supp:print_suppressions=0"
+
+cleanup() { scripts/stack.sh stop >/dev/null 2>&1; }
+trap cleanup EXIT
+
+if ! scripts/stack.sh start >"$MESSAGING_VAR/log/start.log" 2>&1; then
+  cat "$MESSAGING_VAR/log/start.log" >&2
+  echo "integration: 0 passed, 1 failed" | tee "$RESULTS/integration.txt"
+  exit 1
+fi
+DB_URL=$(scripts/pg.sh url "$MESSAGING_VAR/pg" "$MESSAGING_PG_PORT")
+cat >"$MESSAGING_VAR/pgctl" <<EOT
+#!/usr/bin/env bash
+# start | stop the tests' private PostgreSQL
+case "\$1" in
+  stop) exec "$ROOT/scripts/pg.sh" stop "$MESSAGING_VAR/pg" ;;
+  start) "$ROOT/scripts/pg.sh" start "$MESSAGING_VAR/pg" "$MESSAGING_PG_PORT" >/dev/null ;;
+esac
+EOT
+chmod +x "$MESSAGING_VAR/pgctl"
+
+export MSG_BASE_URL=http://127.0.0.1:$HTTP_PORT MSG_DB_URL=$DB_URL MSG_JWT_SECRET=$MESSAGING_JWT_SECRET
+export MSG_API_BIN=$BUILD/fcgi-api/messaging-api MSG_PG_CTL=$MESSAGING_VAR/pgctl
+export MSG_WS_URL=http://127.0.0.1:$WS_PORT MSG_WS_URL2=http://127.0.0.1:$((WS_PORT + 1))
+export MSG_GATEWAY_BIN=$BUILD/ws-gateway/messaging-gateway MSG_VAR=$MESSAGING_VAR
+
+rc=0
+# SQL operations, straight against the database.
+if [ -x t/sql/test_operations.sh ]; then
+  t/sql/test_operations.sh "$DB_URL" >"$MESSAGING_VAR/log/sql-tests.log" 2>&1 || rc=1
+  tail -n 1 "$MESSAGING_VAR/log/sql-tests.log" | tee "$RESULTS/sql.txt"
+  [ "$rc" = 0 ] || tail -n 30 "$MESSAGING_VAR/log/sql-tests.log"
+fi
+
+# The Node tests, one file at a time (one of them restarts the database).
+node --test --test-concurrency=1 --test-reporter=spec t/integration/ 2>&1 | tee "$MESSAGING_VAR/log/node-tests.log"
+[ "${PIPESTATUS[0]}" = 0 ] || rc=1
+p=$(grep -E '^ℹ pass [0-9]+' "$MESSAGING_VAR/log/node-tests.log" | awk '{print $3}' | tail -n 1)
+f=$(grep -E '^ℹ fail [0-9]+' "$MESSAGING_VAR/log/node-tests.log" | awk '{print $3}' | tail -n 1)
+
+scripts/stack.sh stop >/dev/null 2>&1
+trap - EXIT
+# Leaks and undefined behaviour reported by any server process fail the run.
+san_pat='runtime error:|ERROR: AddressSanitizer|ERROR: LeakSanitizer'
+if ls "$MESSAGING_VAR"/log/asan.* "$MESSAGING_VAR"/log/ubsan.* >/dev/null 2>&1 ||
+   grep -Eq "$san_pat" "$MESSAGING_VAR"/log/api.log "$MESSAGING_VAR"/log/gateway-*.log 2>/dev/null; then
+  echo "integration: sanitizer reports from the servers:" >&2
+  head -n 60 "$MESSAGING_VAR"/log/asan.* "$MESSAGING_VAR"/log/ubsan.* 2>/dev/null >&2
+  grep -Eh -A 12 "$san_pat" "$MESSAGING_VAR"/log/api.log "$MESSAGING_VAR"/log/gateway-*.log 2>/dev/null | head -n 80 >&2
+  rc=1; f=$(( ${f:-0} + 1 ))
+fi
+echo "integration: ${p:-0} passed, ${f:-1} failed" | tee "$RESULTS/integration.txt"
+exit $rc

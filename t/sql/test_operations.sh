@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# Tests of the SQL side: migrations, every operation of sql/ (through
+# t/sql/test_operations.sql), NOTIFY payloads, idempotent clientId under
+# concurrency, and the per-conversation ordering of the event log.
+#
+#   t/sql/test_operations.sh DATABASE_URL     (or MESSAGING_DATABASE_URL set)
+#
+# Applies the migrations first. Works on a database that holds other data:
+# its fixtures carry a random tag and are deleted at the end (their events
+# too). Prints "sql: N passed, M failed"; exits non-zero on any failure.
+set -uo pipefail
+
+url=${1:-${MESSAGING_DATABASE_URL:-}}
+[ -n "$url" ] || { echo "usage: $0 DATABASE_URL" >&2; exit 2; }
+here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
+root=$(cd -- "$here/../.." && pwd -P)
+PSQL=${PSQL:-$(command -v psql || echo /usr/lib/postgresql/15/bin/psql)}
+q() { "$PSQL" -X -q -tA -v ON_ERROR_STOP=1 -d "$url" "$@"; }
+# qv 'SQL with :'"'"'var'"'"'' -v var=value ...: psql interpolates variables only in
+# what it reads, not in -c.
+qv() { local sql=$1; shift; printf '%s\n' "$sql" | q "$@"; }
+
+pass=0 failed=0
+tmp=$(mktemp -d)
+ok()     { pass=$((pass + 1)); echo "ok - $1"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $1"; }
+check()  { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1 (got '$2', want '$3')"; fi; }
+
+# ---------------------------------------------------------------- migrations
+if out=$("$root/scripts/migrate.sh" "$url" 2>&1); then ok "migrate.sh applies"; else not_ok "migrate.sh applies: $out"; fi
+out=$("$root/scripts/migrate.sh" "$url" 2>&1)
+check "migrate.sh again applies nothing" "$(printf '%s\n' "$out" | tail -n 1 | sed 's/, .*//')" "migrations: 0 applied"
+nfiles=$(ls "$root"/sql/[0-9]*.sql | wc -l)
+check "every migration recorded" "$(q -c "SELECT count(*) FROM messaging.schema_migrations WHERE version IN ($(for f in "$root"/sql/[0-9]*.sql; do printf "'%s'," "$(basename "$f" .sql)"; done | sed 's/,$//'))")" "$nfiles"
+# Each file is safe to run twice (the application may already have the tables).
+twice=ok
+for f in "$root"/sql/[0-9]*.sql; do
+  q --single-transaction -c 'SET client_min_messages = warning' -f "$f" >/dev/null 2>"$tmp/err" || { twice="$(basename "$f"): $(head -c 300 "$tmp/err")"; break; }
+done
+check "each migration file runs again without error" "$twice" ok
+# Two concurrent runs on an already migrated database do not race.
+"$root/scripts/migrate.sh" "$url" >"$tmp/m1" 2>&1 & m1=$!
+"$root/scripts/migrate.sh" "$url" >"$tmp/m2" 2>&1 & m2=$!
+if wait $m1 && wait $m2; then ok "concurrent migrate.sh runs"; else not_ok "concurrent migrate.sh runs: $(cat "$tmp/m1" "$tmp/m2")"; fi
+
+# ---------------------------------------------------------------- fixtures
+tag=t$(date +%s)$$$RANDOM
+cleanup() {
+  q >/dev/null 2>&1 <<SQL
+SET client_min_messages = warning;
+CREATE TEMP TABLE tu AS SELECT id FROM users WHERE email LIKE 'sqltest-$tag-%';
+CREATE TEMP TABLE tc AS SELECT id FROM conversations WHERE patient_id IN (SELECT id FROM tu) OR doctor_id IN (SELECT id FROM tu);
+DELETE FROM messaging.events WHERE conversation_id IN (SELECT id FROM tc);
+DELETE FROM messages WHERE conversation_id IN (SELECT id FROM tc);
+DELETE FROM conversations WHERE id IN (SELECT id FROM tc);
+DELETE FROM patient_doctor WHERE patient_id IN (SELECT id FROM tu) OR doctor_id IN (SELECT id FROM tu);
+DELETE FROM users WHERE id IN (SELECT id FROM tu);
+SQL
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+q >/dev/null <<SQL || { echo "sql: fixtures failed"; exit 1; }
+INSERT INTO users (role, first_name, last_name, email) VALUES
+  ('patient', 'Hélène', 'Dubois',   'sqltest-$tag-p1@example.test'),
+  ('patient', 'Zoé',    'Lefèvre',  'sqltest-$tag-p2@example.test'),
+  ('patient', 'Anaïs',  'Bézier',   'sqltest-$tag-p3@example.test'),
+  ('medecin', 'Élise',  'Martin',   'sqltest-$tag-d1@example.test'),
+  ('medecin', 'Jérôme', 'Caron',    'sqltest-$tag-d2@example.test'),
+  ('medecin', 'Benoît', 'Rousseau', 'sqltest-$tag-d3@example.test');
+INSERT INTO patient_doctor (patient_id, doctor_id)
+SELECT p.id, d.id FROM users p, users d
+ WHERE (p.email, d.email) IN (('sqltest-$tag-p1@example.test', 'sqltest-$tag-d1@example.test'),
+                              ('sqltest-$tag-p1@example.test', 'sqltest-$tag-d2@example.test'),
+                              ('sqltest-$tag-p2@example.test', 'sqltest-$tag-d1@example.test'),
+                              ('sqltest-$tag-p2@example.test', 'sqltest-$tag-d3@example.test'),
+                              ('sqltest-$tag-p3@example.test', 'sqltest-$tag-d1@example.test'));
+SQL
+id_of() { q -c "SELECT id FROM users WHERE email = 'sqltest-$tag-$1@example.test'"; }
+P2=$(id_of p2); D3=$(id_of d3); D1=$(id_of d1)
+
+# ---------------------------------------------------------------- the operations
+"$PSQL" -X -q -tA -v ON_ERROR_STOP=1 -v tag="$tag" -d "$url" -f "$here/test_operations.sql" >"$tmp/ops" 2>"$tmp/ops.err"
+rc=$?
+cat "$tmp/ops"
+pass=$((pass + $(grep -c '^ok - ' "$tmp/ops")))
+failed=$((failed + $(grep -c '^not ok - ' "$tmp/ops")))
+if [ $rc -ne 0 ]; then not_ok "test_operations.sql stopped: $(head -c 500 "$tmp/ops.err")"; fi
+
+# A conversation of its own for what follows: p2 with d3.
+C=$(q -c "SELECT (messaging.create_conversation($P2, NULL, $D3)).body::json->'conversation'->>'id'")
+C2=$(q -c "SELECT (messaging.create_conversation($P2, NULL, $D1)).body::json->'conversation'->>'id'")
+
+# ---------------------------------------------------------------- NOTIFY
+# psql prints 'Asynchronous notification "messaging_events" with payload "..." ...'
+notifications() {
+  sed -n 's/^Asynchronous notification "messaging_events" with payload "\(.*\)" received from server process with PID [0-9]*\.$/\1/p'
+}
+big=$(printf 'é%.0s' $(seq 1 5000))   # 10000 bytes: the event does not fit in 8000
+"$PSQL" -X -q -tA -v ON_ERROR_STOP=1 -d "$url" >"$tmp/notify" 2>&1 <<SQL
+LISTEN messaging_events;
+SELECT (messaging.send_message($P2, NULL, $C, 'notifié', 'n-1', 10000, true)).status;
+SELECT (messaging.send_message($P2, NULL, $C, 'notifié', 'n-1', 10000, true)).status;
+SELECT (messaging.send_message($P2, NULL, $C, 'sans notify', NULL, 10000, false)).status;
+SELECT (messaging.send_message($P2, NULL, $C, '$big', NULL, 10000, true)).status;
+SELECT (messaging.mark_read($D3, NULL, $C, true)).status;
+SELECT messaging.doorbell() > 0;
+SELECT 1;
+SQL
+notifications <"$tmp/notify" >"$tmp/payloads"
+check "notify: one notification per event written with p_notify, one per doorbell" "$(wc -l <"$tmp/payloads" | tr -d ' ')" 4
+p1=$(sed -n 1p "$tmp/payloads"); p2=$(sed -n 2p "$tmp/payloads"); p3=$(sed -n 3p "$tmp/payloads"); p4=$(sed -n 4p "$tmp/payloads")
+check "notify: new_message carries the whole event" \
+  "$(qv "SELECT (:'p'::json->>'kind') || ' ' || (:'p'::json->>'conversationId') || ' ' || (:'p'::json->'data'->'message'->>'content') || ' ' || (:'p'::json->'data'->>'conversationId')" -v p="$p1")" \
+  "new_message $C notifié $C"
+check "notify: its id is the event's, data the event's payload" \
+  "$(qv "SELECT (payload::jsonb = (:'p'::json->'data')::jsonb AND kind = 'new_message')::text FROM messaging.event_by_id((:'p'::json->>'id')::bigint)" -v p="$p1")" \
+  true
+check "notify: compact {\"id\",\"conversationId\",\"kind\",\"data\"}" "$(printf '%s' "$p1" | sed 's/"data":.*//')" "$(printf '{"id":%s,"conversationId":%s,"kind":"new_message",' "$(qv "SELECT :'p'::json->>'id'" -v p="$p1")" "$C")"
+check "notify: over 8000 bytes: id only, no data" \
+  "$(qv "SELECT (:'p'::json->>'kind') || ' ' || (:'p'::json->'data' IS NULL) || ' ' || (octet_length(:'p') < 200)" -v p="$p2")" \
+  "new_message true true"
+check "notify: event_by_id gives the whole large message" \
+  "$(qv "SELECT char_length(payload::json->'message'->>'content') FROM messaging.event_by_id((:'p'::json->>'id')::bigint)" -v p="$p2")" \
+  5000
+check "notify: messages_read" \
+  "$(qv "SELECT (:'p'::json->>'kind') || ' ' || (:'p'::json->'data'->>'userId') || ' ' || (:'p'::json->'data'->>'updatedCount')" -v p="$p3")" \
+  "messages_read $D3 3"
+check "notify: doorbell {\"upTo\":newest event id}" "$(qv "SELECT (:'p'::json->>'upTo')::bigint >= (:'p3'::json->>'id')::bigint" -v p3="$p3" -v p="$p4")" t
+
+# ---------------------------------------------------------------- same clientId at the same instant
+# 1) Held apart by a lock on the conversation, then released at once.
+"$PSQL" -X -q -tA -d "$url" -c "BEGIN; SELECT 1 FROM conversations WHERE id = $C FOR UPDATE; SELECT pg_sleep(1); COMMIT;" >/dev/null 2>&1 & holder=$!
+sleep 0.3
+for i in 1 2 3; do
+  q -c "SELECT status || ' ' || (body::json->'message'->>'id') FROM messaging.send_message($P2, NULL, $C, 'double', 'same-instant', 10000, false)" >"$tmp/dup$i" 2>&1 &
+done
+wait
+check "same clientId, concurrent: one 201, the others 200" "$(cut -d' ' -f1 "$tmp"/dup? | sort | tr '\n' ' ')" "200 200 201 "
+check "same clientId, concurrent: the same message for all" "$(cut -d' ' -f2 "$tmp"/dup? | sort -u | wc -l | tr -d ' ')" 1
+check "same clientId, concurrent: stored once" "$(q -c "SELECT count(*) FROM messages WHERE conversation_id = $C AND client_id = 'same-instant'")" 1
+check "same clientId, concurrent: one event" "$(q -c "SELECT count(*) FROM messaging.events WHERE conversation_id = $C AND payload::json->'message'->>'clientId' = 'same-instant'")" 1
+# 2) Simply fired together, many times.
+for k in $(seq 1 20); do
+  for i in 1 2; do q -c "SELECT status FROM messaging.send_message($P2, NULL, $C, 'race', 'race-$k', 10000, false)" >"$tmp/race$k.$i" 2>&1 & done
+done
+wait
+check "same clientId fired together x20: one 201 and one 200 each" "$(for k in $(seq 1 20); do cat "$tmp/race$k.1" "$tmp/race$k.2" | sort | tr '\n' ' '; echo; done | sort -u)" "200 201 "
+check "same clientId fired together x20: stored once each" "$(q -c "SELECT count(*) FROM messages WHERE conversation_id = $C AND client_id LIKE 'race-%'")" 20
+
+# ---------------------------------------------------------------- ordering under concurrency
+# Writers send into two conversations at once while a reader follows each
+# conversation with events_since(last seen in that conversation). If an event
+# could commit after a later one of the same conversation, the reader would
+# skip it and never reach the total.
+writers=4 per=100
+base=$(q -c "SELECT coalesce(max(id), 0) FROM messaging.events")
+for w in $(seq 1 $writers); do
+  ( for i in $(seq 1 $per); do
+      if [ $((i % 3)) -eq 0 ]; then echo "SELECT (messaging.mark_read($D3, NULL, $C, false)).status;"
+      else echo "SELECT (messaging.send_message($P2, NULL, $(( i % 2 ? C : C2 )), 'order $w.$i', NULL, 10000, false)).status;"; fi
+    done ) | q >/dev/null 2>"$tmp/w$w.err" &
+done
+expected=$((writers * per))
+reader=$(q 2>&1 <<SQL
+DO \$\$
+DECLARE
+  last_c bigint := $base; last_c2 bigint := $base; seen bigint := 0; n bigint; m bigint;
+  t0 timestamptz := clock_timestamp();
+BEGIN
+  WHILE seen < $expected AND clock_timestamp() < t0 + interval '60 seconds' LOOP
+    SELECT count(*), max(e.id) INTO n, m FROM messaging.events_since(last_c, ARRAY[$C], 1000) e;
+    IF n > 0 THEN seen := seen + n; last_c := m; END IF;
+    SELECT count(*), max(e.id) INTO n, m FROM messaging.events_since(last_c2, ARRAY[$C2], 1000) e;
+    IF n > 0 THEN seen := seen + n; last_c2 := m; END IF;
+  END LOOP;
+  RAISE NOTICE 'seen=%', seen;
+END \$\$;
+SQL
+)
+wait
+check "per-conversation reader resuming from its last id misses nothing" "$(printf '%s\n' "$reader" | sed -n 's/.*seen=\([0-9]*\).*/\1/p')" "$expected"
+check "writers succeeded" "$(cat "$tmp"/w*.err)" ""
+check "event order = message id order in each conversation" \
+  "$(q -c "SELECT count(*) FROM (SELECT (payload::json->'message'->>'id')::bigint AS mid, lag((payload::json->'message'->>'id')::bigint) OVER (PARTITION BY conversation_id ORDER BY id) AS prev FROM messaging.events WHERE id > $base AND kind = 'new_message') s WHERE mid < prev")" 0
+
+echo "sql: $pass passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,217 @@
+/* JWT rules of API.md section 1 (shared/auth.c), with tokens made here by
+ * libjwt and OpenSSL: good ones, and every attack libjwt alone lets through. */
+#include <jwt.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "auth.h"
+#include "check.h"
+
+static const char SECRET[] = "0123456789abcdef0123456789abcdef-unit";
+static long now;
+
+static char *sign(jwt_alg_t alg, const char *key, size_t keylen, const char *claims_json)
+{
+    jwt_t *jwt = NULL;
+    jwt_new(&jwt);
+    if (jwt_add_grants_json(jwt, claims_json) != 0) {
+        jwt_free(jwt);
+        return NULL;
+    }
+    jwt_set_alg(jwt, alg, (const unsigned char *)key, (int)keylen);
+    char *t = jwt_encode_str(jwt);
+    jwt_free(jwt);
+    return t;
+}
+
+static char *hs(const char *claims_fmt, long a, long b)
+{
+    char claims[512];
+    snprintf(claims, sizeof claims, claims_fmt, a, b);
+    return sign(JWT_ALG_HS256, SECRET, strlen(SECRET), claims);
+}
+
+static void b64url(const char *in, char *out)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t n = strlen(in), o = 0;
+    unsigned acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        acc = (acc << 8) | (unsigned char)in[i];
+        bits += 8;
+        while (bits >= 6) {
+            bits -= 6;
+            out[o++] = tab[(acc >> bits) & 63];
+        }
+    }
+    if (bits)
+        out[o++] = tab[(acc << (6 - bits)) & 63];
+    out[o] = '\0';
+}
+
+static int verify(const struct msg_config *cfg, const char *tok, struct msg_identity *id)
+{
+    struct msg_error e;
+    int rc = msg_auth_verify(cfg, tok, now, id, &e);
+    if (rc < 0)
+        CHECK(e.code == MSG_UNAUTHORIZED && e.message != NULL);
+    return rc;
+}
+
+static void test_hs256(void)
+{
+    struct msg_config cfg = {0};
+    cfg.jwt_alg = MSG_JWT_HS256;
+    cfg.jwt_secret = (char *)SECRET;
+    struct msg_identity id;
+    char *t;
+
+    t = hs("{\"sub\":\"42\",\"role\":\"patient\",\"exp\":%ld,\"iat\":%ld}", now + 60, now);
+    CHECK(verify(&cfg, t, &id) == 0 && id.user_id == 42 && id.has_role && strcmp(id.role, "patient") == 0);
+    free(t);
+    t = hs("{\"sub\":42,\"exp\":%ld,\"nbf\":%ld}", now + 60, now - 1);
+    CHECK(verify(&cfg, t, &id) == 0 && id.user_id == 42 && !id.has_role);
+    free(t);
+    t = hs("{\"userId\":7,\"exp\":%ld,\"x\":%ld}", now + 60, 0);
+    CHECK(verify(&cfg, t, &id) == 0 && id.user_id == 7);
+    free(t);
+    t = hs("{\"id\":\"8\",\"exp\":%ld,\"x\":%ld}", now + 60, 0);
+    CHECK(verify(&cfg, t, &id) == 0 && id.user_id == 8);
+    free(t);
+    /* Refused: expired, not yet valid, no exp, bad subjects, role not a string. */
+    const char *bad[] = {
+        "{\"sub\":\"1\",\"exp\":%ld,\"x\":%ld}",                /* exp = now - 1 below */
+        "{\"sub\":\"1\",\"exp\":%ld,\"nbf\":%ld}",              /* nbf in the future */
+        "{\"sub\":\"1\",\"x\":%ld,\"y\":%ld}",                  /* no exp */
+        "{\"sub\":\"0\",\"exp\":%ld,\"x\":%ld}",
+        "{\"sub\":\"abc\",\"exp\":%ld,\"x\":%ld}",
+        "{\"sub\":-5,\"exp\":%ld,\"x\":%ld}",
+        "{\"sub\":1.5,\"exp\":%ld,\"x\":%ld}",
+        "{\"sub\":\"2147483648\",\"exp\":%ld,\"x\":%ld}",
+        "{\"exp\":%ld,\"x\":%ld}",                              /* no subject */
+        "{\"sub\":\"1\",\"exp\":%ld,\"role\":%ld}",             /* role a number */
+        "{\"sub\":\"1\",\"exp\":\"%ld\",\"x\":%ld}",            /* exp a string */
+    };
+    long a[] = {now - 1, now + 60, 0, now + 60, now + 60, now + 60, now + 60, now + 60, now + 60, now + 60, now + 60};
+    long b[] = {0, now + 3600, 0, 0, 0, 0, 0, 0, 0, 1, 0};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        t = hs(bad[i], a[i], b[i]);
+        CHECK(t != NULL);
+        int rc = verify(&cfg, t, &id);
+        if (rc == 0)
+            fprintf(stderr, "accepted bad token %zu\n", i);
+        CHECK(rc == -1);
+        free(t);
+    }
+    /* Leeway admits a token that expired a moment ago. */
+    cfg.jwt_leeway = 30;
+    t = hs("{\"sub\":\"1\",\"exp\":%ld,\"x\":%ld}", now - 10, 0);
+    CHECK(verify(&cfg, t, &id) == 0);
+    free(t);
+    cfg.jwt_leeway = 0;
+
+    /* Wrong secret, then accepted once it is the previous secret. */
+    const char other[] = "another-secret-of-at-least-32-bytes!!";
+    char claims[128];
+    snprintf(claims, sizeof claims, "{\"sub\":\"3\",\"exp\":%ld}", now + 60);
+    t = sign(JWT_ALG_HS256, other, strlen(other), claims);
+    CHECK(verify(&cfg, t, &id) == -1);
+    cfg.jwt_secret_previous = (char *)other;
+    CHECK(verify(&cfg, t, &id) == 0 && id.user_id == 3);
+    cfg.jwt_secret_previous = NULL;
+    free(t);
+
+    /* Other HMAC algorithms with the right secret: refused (pinned). */
+    t = sign(JWT_ALG_HS512, SECRET, strlen(SECRET), claims);
+    CHECK(verify(&cfg, t, &id) == -1);
+    free(t);
+    t = sign(JWT_ALG_HS384, SECRET, strlen(SECRET), claims);
+    CHECK(verify(&cfg, t, &id) == -1);
+    free(t);
+
+    /* alg none, with and without a trailing signature. */
+    char h[64], p[256], tok[400];
+    b64url("{\"alg\":\"none\",\"typ\":\"JWT\"}", h);
+    b64url(claims, p);
+    snprintf(tok, sizeof tok, "%s.%s.", h, p);
+    CHECK(verify(&cfg, tok, &id) == -1);
+    snprintf(tok, sizeof tok, "%s.%s", h, p);
+    CHECK(verify(&cfg, tok, &id) == -1);
+    /* A header claiming HS256 with a forged payload and a made-up signature. */
+    b64url("{\"alg\":\"HS256\"}", h);
+    snprintf(tok, sizeof tok, "%s.%s.AAAA", h, p);
+    CHECK(verify(&cfg, tok, &id) == -1);
+    /* Malformed shapes. */
+    const char *shapes[] = {"", "abc", "a.b", "a.b.c.d", "..", "!!.??.##", "eyJ.eyJ.x"};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        CHECK(verify(&cfg, shapes[i], &id) == -1);
+    char *huge = malloc(MSG_TOKEN_MAX + 10);
+    memset(huge, 'a', MSG_TOKEN_MAX + 9);
+    huge[MSG_TOKEN_MAX + 9] = '\0';
+    CHECK(verify(&cfg, huge, &id) == -1);
+    free(huge);
+}
+
+static void pem_pair(EVP_PKEY *k, char **priv, char **pub)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL);
+    char *d;
+    long n = BIO_get_mem_data(b, &d);
+    *priv = strndup(d, (size_t)n);
+    BIO_free(b);
+    b = BIO_new(BIO_s_mem());
+    PEM_write_bio_PUBKEY(b, k);
+    n = BIO_get_mem_data(b, &d);
+    *pub = strndup(d, (size_t)n);
+    BIO_free(b);
+}
+
+static void test_public_key(enum msg_jwt_alg alg, jwt_alg_t jalg, EVP_PKEY *k)
+{
+    char *priv, *pub;
+    pem_pair(k, &priv, &pub);
+    struct msg_config cfg = {0};
+    cfg.jwt_alg = alg;
+    cfg.jwt_public_key = pub;
+    cfg.jwt_public_key_len = strlen(pub);
+    struct msg_identity id;
+    char claims[128];
+    snprintf(claims, sizeof claims, "{\"sub\":\"9\",\"exp\":%ld}", now + 60);
+    char *t = sign(jalg, priv, strlen(priv), claims);
+    CHECK(t && verify(&cfg, t, &id) == 0 && id.user_id == 9);
+    free(t);
+    /* The confusion attack: HS256 "signed" with the public key as secret. */
+    t = sign(JWT_ALG_HS256, pub, strlen(pub), claims);
+    CHECK(verify(&cfg, t, &id) == -1);
+    free(t);
+    /* An HS256 server never accepts a public-key token. */
+    struct msg_config hcfg = {0};
+    hcfg.jwt_alg = MSG_JWT_HS256;
+    hcfg.jwt_secret = (char *)SECRET;
+    t = sign(jalg, priv, strlen(priv), claims);
+    CHECK(verify(&hcfg, t, &id) == -1);
+    /* A tampered payload fails the signature. */
+    char *dot = strchr(t, '.');
+    dot[2] = dot[2] == 'A' ? 'B' : 'A';
+    CHECK(verify(&cfg, t, &id) == -1);
+    free(t);
+    free(priv);
+    free(pub);
+}
+
+int main(void)
+{
+    now = (long)time(NULL);
+    test_hs256();
+    EVP_PKEY *rsa = EVP_RSA_gen(2048);
+    test_public_key(MSG_JWT_RS256, JWT_ALG_RS256, rsa);
+    EVP_PKEY_free(rsa);
+    EVP_PKEY *ec = EVP_EC_gen("P-256");
+    test_public_key(MSG_JWT_ES256, JWT_ALG_ES256, ec);
+    EVP_PKEY_free(ec);
+    return check_report("auth");
+}
