@@ -35,6 +35,13 @@ static void relay(struct api_ctx *ctx, enum msg_op op, const char *const *params
     msg_reply_clear(&r);
 }
 
+/* The operations' p_notify: NOTIFY inside the transaction, or leave it to
+ * the doorbell rung after commit. */
+static const char *inline_notify(const struct api_ctx *ctx)
+{
+    return strcmp(ctx->cfg->notify_mode, "inline") == 0 ? "true" : "false";
+}
+
 static int path_id(struct api_ctx *ctx, int i, char *buf, size_t cap)
 {
     int id;
@@ -179,7 +186,7 @@ void h_send_message(struct api_ctx *ctx)
     }
     char maxlen[24];
     snprintf(maxlen, sizeof maxlen, "%ld", ctx->cfg->max_message_length);
-    const char *params[] = {ctx->user, ctx->role, c, content, client_id, maxlen, "true"};
+    const char *params[] = {ctx->user, ctx->role, c, content, client_id, maxlen, inline_notify(ctx)};
     relay(ctx, MSG_OP_SEND_MESSAGE, params);
     json_object_put(body);
 }
@@ -219,7 +226,7 @@ void h_mark_read(struct api_ctx *ctx)
     if (!body)
         return;
     json_object_put(body);
-    const char *params[] = {ctx->user, ctx->role, c, "true"};
+    const char *params[] = {ctx->user, ctx->role, c, inline_notify(ctx)};
     relay(ctx, MSG_OP_MARK_READ, params);
 }
 

@@ -1,6 +1,7 @@
 #include "master.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include <libpq-fe.h>
 
+#include "doorbell.h"
 #include "log.h"
 #include "worker.h"
 
@@ -26,7 +28,7 @@ static void on_signal(int sig)
         got_chld = 1;
 }
 
-static pid_t spawn(int listen_fd, const struct msg_config *cfg)
+static pid_t spawn(int listen_fd, int bell_fd, const struct msg_config *cfg)
 {
     pid_t pid = fork();
     if (pid == 0) {
@@ -35,7 +37,7 @@ static pid_t spawn(int listen_fd, const struct msg_config *cfg)
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        exit(worker_run(listen_fd, cfg)); /* exit, not _exit: LeakSanitizer checks at exit */
+        exit(worker_run(listen_fd, bell_fd, cfg)); /* exit, not _exit: LeakSanitizer checks at exit */
     }
     if (pid < 0)
         msg_err("worker_fork_failed", "errno=%d", errno);
@@ -73,12 +75,15 @@ int master_run(int listen_fd, struct msg_config *cfg, const char *config_path)
     sigaction(SIGCHLD, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    struct doorbell bell;
+    if (doorbell_open(&bell, cfg->database_url) < 0)
+        return 1;
     size_t n = (size_t)cfg->api_workers;
     pid_t *pids = calloc(256, sizeof *pids);
     if (!pids)
         return 1;
     for (size_t i = 0; i < n; i++)
-        pids[i] = spawn(listen_fd, cfg);
+        pids[i] = spawn(listen_fd, bell.wr, cfg);
     msg_info("api_started", "workers=%zu", n);
     time_t next_prune = time(NULL) + 5;
 
@@ -118,7 +123,7 @@ int master_run(int listen_fd, struct msg_config *cfg, const char *config_path)
         }
         for (size_t i = 0; i < n && !got_term; i++)
             if (pids[i] == 0) {
-                pids[i] = spawn(listen_fd, cfg);
+                pids[i] = spawn(listen_fd, bell.wr, cfg);
                 if (pids[i] < 0) {
                     pids[i] = 0;
                     break;
@@ -128,10 +133,13 @@ int master_run(int listen_fd, struct msg_config *cfg, const char *config_path)
             prune_events(cfg);
             next_prune = time(NULL) + 600;
         }
-        /* Woken by any signal; a dead worker that keeps dying is retried
-         * at most every 100 ms. */
-        if (!got_term && !got_hup && !got_chld)
-            usleep(100000);
+        /* Woken by a doorbell or any signal; a dead worker that keeps dying
+         * is retried at most every 100 ms. */
+        if (!got_term && !got_hup && !got_chld) {
+            struct pollfd p = {.fd = bell.rd, .events = POLLIN};
+            if (poll(&p, 1, 100) > 0)
+                doorbell_serve(&bell);
+        }
     }
 
     msg_info("api_stopping", "workers=%zu", n);
@@ -156,6 +164,8 @@ int master_run(int listen_fd, struct msg_config *cfg, const char *config_path)
             waitpid(pids[i], NULL, 0);
         }
     free(pids);
-    msg_info("api_stopped", "%s", "");
+    doorbell_serve(&bell); /* rings of the last requests */
+    msg_info("api_stopped", "doorbell_rings=%lu doorbell_notifies=%lu", bell.rings, bell.notifies);
+    doorbell_close(&bell);
     return 0;
 }

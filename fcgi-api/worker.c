@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 
 #include "db.h"
+#include "doorbell.h"
 #include "handlers.h"
 #include "log.h"
 #include "request.h"
@@ -27,7 +28,8 @@ struct conn {
     bool used;
 };
 
-static void serve(FCGX_Request *fr, const struct msg_config *cfg, struct msg_db *db)
+/* Returns how many events the request stored. */
+static int serve(FCGX_Request *fr, const struct msg_config *cfg, struct msg_db *db)
 {
     struct http_req req;
     struct api_ctx ctx = {.req = &req, .cfg = cfg, .db = db};
@@ -44,10 +46,12 @@ static void serve(FCGX_Request *fr, const struct msg_config *cfg, struct msg_db 
     while (FCGX_GetStr(sink, sizeof sink, fr->in) > 0)
         ;
     FCGX_Finish_r(fr);
+    return ctx.events_written;
 }
 
-int worker_run(int listen_fd, const struct msg_config *cfg)
+int worker_run(int listen_fd, int bell_fd, const struct msg_config *cfg)
 {
+    bool ring = strcmp(cfg->notify_mode, "doorbell") == 0;
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     struct sigaction sa = {.sa_handler = on_term};
     sigemptyset(&sa.sa_mask);
@@ -103,7 +107,8 @@ int worker_run(int listen_fd, const struct msg_config *cfg)
                 c->used = false;
                 continue;
             }
-            serve(&c->req, cfg, &db);
+            if (serve(&c->req, cfg, &db) && ring)
+                doorbell_ring(bell_fd);
             if (c->req.ipcFd < 0)
                 c->used = false;
         }
@@ -119,7 +124,8 @@ int worker_run(int listen_fd, const struct msg_config *cfg)
                 FCGX_Free(&c->req, 1);
                 continue;
             }
-            serve(&c->req, cfg, &db);
+            if (serve(&c->req, cfg, &db) && ring)
+                doorbell_ring(bell_fd);
             c->used = c->req.ipcFd >= 0;
         }
     }
@@ -147,6 +153,13 @@ int cgi_run(const struct msg_config *cfg)
         api_dispatch(&ctx);
     }
     http_req_free(&req);
+    /* No master here: ring the doorbell on this connection, after commit. */
+    if (ctx.events_written && strcmp(cfg->notify_mode, "doorbell") == 0) {
+        struct msg_reply r;
+        struct msg_error e;
+        if (msg_db_call(&db, MSG_OP_DOORBELL, NULL, &r, &e) == 0)
+            msg_reply_clear(&r);
+    }
     msg_db_close(&db);
     return 0;
 }

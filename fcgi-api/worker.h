@@ -7,7 +7,7 @@
 
 /* Runs until SIGTERM (the current request is finished first). Returns the
  * process exit status. */
-int worker_run(int listen_fd, const struct msg_config *cfg);
+int worker_run(int listen_fd, int bell_fd, const struct msg_config *cfg);
 
 /* Answers one plain CGI request from the environment and stdio. */
 int cgi_run(const struct msg_config *cfg);

@@ -39,6 +39,7 @@ static const struct key keys[] = {
     L(max_message_length, "10000", 1, 1000000),
     L(max_body_bytes, "65536", 1024, 16777216),
     L(events_retention_hours, "168", 1, 87600),
+    S(notify_mode, "doorbell"),
     S(log_level, "info"),
     S(ws_cors_origins, ""),
     L(ws_ping_interval_ms, "25000", 50, 3600000),
@@ -225,6 +226,10 @@ static int validate(struct msg_config *cfg, int flags, char *err, size_t errlen)
         }
         if (load_key_file(cfg, err, errlen) < 0)
             return -1;
+    }
+    if (strcmp(cfg->notify_mode, "doorbell") != 0 && strcmp(cfg->notify_mode, "inline") != 0) {
+        fail(err, errlen, "config: notify_mode must be doorbell or inline");
+        return -1;
     }
     if (cfg->api_socket[0] == '\0') {
         fail(err, errlen, "config: api_socket must not be empty");

@@ -27,6 +27,7 @@ struct msg_config {
     long max_message_length;
     long max_body_bytes;
     long events_retention_hours;
+    char *notify_mode;          /* "doorbell" (coalesced, after commit) or "inline" */
     char *log_level;
     char *ws_cors_origins;      /* comma-separated; "*" for any */
     long ws_ping_interval_ms;

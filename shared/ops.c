@@ -17,4 +17,5 @@ const struct msg_op_def msg_ops[MSG_OP_COUNT] = {
     [MSG_OP_AVAILABLE_USERS] = OP(available_users, "$1::int, $2::text", 2, 0),
     [MSG_OP_CHECK_PARTICIPANT] = OP(check_participant, "$1::int, $2::text, $3::bigint", 3, 0),
     [MSG_OP_HEALTH] = {"health", "SELECT 200, '{\"status\":\"ok\"}'", 0, 0},
+    [MSG_OP_DOORBELL] = {"doorbell", "SELECT 200, messaging.doorbell()::text", 0, 0},
 };

@@ -18,6 +18,7 @@ enum msg_op {
     MSG_OP_AVAILABLE_USERS,     /* user, role */
     MSG_OP_CHECK_PARTICIPANT,   /* user, role, conversation */
     MSG_OP_HEALTH,              /* (none) */
+    MSG_OP_DOORBELL,            /* (none): NOTIFY {"upTo":N} after commit */
     MSG_OP_COUNT
 };
 

@@ -14,7 +14,13 @@
 #   notify       messaging.send_message(..., p_notify => true)
 #   doorbell     send_message(p_notify false), then SELECT messaging.doorbell()
 #                in its own transaction (one doorbell per message: worst case)
-# Prints one line per run: name, clients, tps, mean latency.
+#   coalesced    as off, while one more connection rings messaging.doorbell()
+#                every 2 ms (at most ~500 NOTIFY/s, each covering every event
+#                committed since the previous one)
+# VARIANTS="off notify" restricts the list.
+# A 3-second warm-up run is not reported. ROUNDS=N (default 1) repeats the
+# whole series N times (the machine may be noisy: quote medians).
+# Prints one line per run: round, name, clients, tps, mean latency.
 set -euo pipefail
 url=${1:?usage: $0 DATABASE_URL [SECONDS] [CLIENTS...]}
 secs=${2:-10}
@@ -62,17 +68,34 @@ printf '%s\nBEGIN;\nINSERT INTO messages (conversation_id, sender_id, content) V
 printf '%s\nSELECT status FROM messaging.send_message(:uid, NULL, :cid, '"'%s'"', NULL, 10000, false);\n' "$head" "$text" >"$dir/off.sql"
 printf '%s\nSELECT status FROM messaging.send_message(:uid, NULL, :cid, '"'%s'"', NULL, 10000, true);\n' "$head" "$text" >"$dir/notify.sql"
 printf '%s\nSELECT status FROM messaging.send_message(:uid, NULL, :cid, '"'%s'"', NULL, 10000, false);\nSELECT messaging.doorbell();\n' "$head" "$text" >"$dir/doorbell.sql"
+cp "$dir/off.sql" "$dir/coalesced.sql"
+printf 'SELECT messaging.doorbell();\n\\sleep 2 ms\n' >"$dir/ring.sql"
 
 # A listener that keeps consuming, as a gateway would.
 ( echo 'LISTEN messaging_events;'; while sleep 0.1; do echo 'SELECT 1;'; done ) | "$PSQL" -X -q -d "$url" >/dev/null 2>&1 &
 listener=$!
 sleep 0.5
 
-for c in "${clients[@]}"; do
-  for s in plain off notify doorbell; do
-    out=$("$PGBENCH" -n -M prepared -c "$c" -j 2 -T "$secs" -D plo="$plo" -D clo="$clo" -f "$dir/$s.sql" "$url" 2>&1) || { echo "$out" >&2; exit 1; }
-    tps=$(printf '%s\n' "$out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p')
-    lat=$(printf '%s\n' "$out" | sed -n 's/^latency average = \([0-9.]*\) ms/\1/p')
-    printf '%-9s clients=%-3s tps=%-9s latency_ms=%s\n' "$s" "$c" "$tps" "$lat"
+run() { # script clients seconds
+  "$PGBENCH" -n -M prepared -c "$2" -j 2 -T "$3" -D plo="$plo" -D clo="$clo" -f "$dir/$1.sql" "$url" 2>&1
+}
+run off 16 3 >/dev/null
+for r in $(seq 1 "${ROUNDS:-1}"); do
+  for c in "${clients[@]}"; do
+    for s in ${VARIANTS:-plain off notify doorbell coalesced}; do
+      ringer=
+      if [ "$s" = coalesced ]; then
+        "$PGBENCH" -n -M prepared -c 1 -T "$secs" -f "$dir/ring.sql" "$url" >"$dir/ring.out" 2>&1 & ringer=$!
+      fi
+      out=$(run "$s" "$c" "$secs") || { echo "$out" >&2; exit 1; }
+      extra=
+      if [ -n "$ringer" ]; then
+        wait "$ringer"
+        extra=" doorbells_per_s=$(sed -n 's/^tps = \([0-9]*\).*/\1/p' "$dir/ring.out")"
+      fi
+      tps=$(printf '%s\n' "$out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p')
+      lat=$(printf '%s\n' "$out" | sed -n 's/^latency average = \([0-9.]*\) ms/\1/p')
+      printf 'round=%s %-9s clients=%-3s tps=%-6.0f latency_ms=%s%s\n' "$r" "$s" "$c" "$tps" "$lat" "$extra"
+    done
   done
 done

@@ -328,6 +328,14 @@ SELECT pg_temp.is((SELECT count(*)::text FROM messaging.events_since(:ev0, NULL,
   (SELECT count(*)::text FROM messaging.events WHERE id > :ev0), 'events_since: NULL conversations = all');
 SELECT pg_temp.ok((SELECT bool_and(e.payload::json->'message'->>'conversationId' = e.conversation_id::text)
                      FROM messaging.events_since(:ev0, NULL, NULL) e WHERE e.kind = 'new_message'), 'events_since: payload is text JSON');
+SELECT pg_temp.is((SELECT string_agg(conversation_id || ':' || kind, ',' ORDER BY id)
+                     FROM messaging.events_since_each(ARRAY[:c3, :c1], ARRAY[:ev2, NULL]::bigint[], NULL)),
+  (SELECT string_agg(conversation_id || ':' || kind, ',' ORDER BY id) FROM messaging.events
+    WHERE (conversation_id = :c3 AND id > :ev2) OR conversation_id = :c1),
+  'events_since_each: one cursor per conversation');
+SELECT pg_temp.is((SELECT string_agg(id::text, ',' ORDER BY id) FROM messaging.events_since_each(ARRAY[:c1, :c3], ARRAY[0, 0]::bigint[], 3)),
+  (SELECT string_agg(id::text, ',' ORDER BY id) FROM (SELECT id FROM messaging.events WHERE conversation_id IN (:c1, :c3) ORDER BY id LIMIT 3) s),
+  'events_since_each: limit keeps the oldest overall');
 SELECT max(id) AS evlast FROM messaging.events \gset
 SELECT pg_temp.is((SELECT id::text FROM messaging.event_by_id(:evlast)), :'evlast', 'event_by_id');
 SELECT pg_temp.is((SELECT count(*)::text FROM messaging.event_by_id(-1)), '0', 'event_by_id: absent gives no row');

@@ -71,7 +71,8 @@ typedef struct eio_handlers {
 			   int binary, void *user);
 	/* The session is gone; reason is a static string ("transport close",
 	 * "ping timeout", "parse error", "forced close", "transport error",
-	 * "send queue full", "server shutdown"). Called exactly once per
+	 * "send queue full", "server shutdown", or the application's own
+	 * from eio_close_reason()). Called exactly once per
 	 * session that on_open was called for. */
 	void (*on_close)(eio_session *s, const char *reason, void *user);
 } eio_handlers;
@@ -82,6 +83,9 @@ eio_server *eio_server_new(const eio_config *cfg, const eio_handlers *h,
 void eio_server_free(eio_server *srv);
 const eio_config *eio_server_config(const eio_server *srv);
 size_t eio_server_session_count(const eio_server *srv);
+/* The lws context serving this server (NULL until a host binds it): for
+ * timers (lws_sul_schedule) on the same loop. */
+struct lws_context *eio_server_context(const eio_server *srv);
 
 /* --- sessions ---------------------------------------------------------- */
 
@@ -93,6 +97,9 @@ int eio_send_bufs(eio_session *s, eio_buf *const *bufs, size_t n);
 /* Closes the session (server side: a pending poll gets the close packet,
  * a WebSocket a close frame). on_close follows from the event loop. */
 void eio_close(eio_session *s);
+/* The same with a reason for on_close (a string that outlives the session,
+ * normally a literal). */
+void eio_close_reason(eio_session *s, const char *reason);
 
 const char *eio_session_sid(const eio_session *s);
 int eio_session_transport(const eio_session *s); /* EIO_TRANSPORT_* */

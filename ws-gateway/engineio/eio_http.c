@@ -265,6 +265,22 @@ void eio_http_error(struct eio_conn *c, struct lws *wsi, enum eio_err code)
 			      "application/json", body);
 }
 
+static int request_wants_close(struct lws *wsi)
+{
+	char v[64], ver[16];
+
+	if (lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_CONNECTION) > 0 &&
+	    strcasestr(v, "close"))
+		return 1;
+	/* HTTP/1.0 without keep-alive closes too */
+	if (lws_hdr_copy(wsi, ver, sizeof(ver), WSI_TOKEN_HTTP) > 0 &&
+	    !strcmp(ver, "HTTP/1.0") &&
+	    !(lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_CONNECTION) > 0 &&
+	      strcasestr(v, "keep-alive")))
+		return 1;
+	return 0;
+}
+
 int eio_http_writeable(struct eio_conn *c, struct lws *wsi)
 {
 	if (c->kind == C_HTTP_GET) {
@@ -285,6 +301,10 @@ int eio_http_writeable(struct eio_conn *c, struct lws *wsi)
 						c->len, &p, end) ||
 		    add_cors(c->srv, wsi, &p, end))
 			return -1;
+		/* a client that asked for close must be told we close, or it
+		 * may reuse the connection and see it hang up */
+		if (!(c->flags & CF_CLOSE_AFTER) && request_wants_close(wsi))
+			c->flags |= CF_CLOSE_AFTER;
 		if ((c->flags & CF_CLOSE_AFTER) &&
 		    lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
 						 (const unsigned char *)"close", 5,

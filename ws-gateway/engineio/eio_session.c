@@ -131,6 +131,11 @@ size_t eio_server_session_count(const eio_server *srv)
 	return srv->count;
 }
 
+struct lws_context *eio_server_context(const eio_server *srv)
+{
+	return srv->ctx;
+}
+
 void eio_server_bind(eio_server *srv, eio_host *h, struct lws_context *ctx)
 {
 	srv->host = h;
@@ -339,6 +344,12 @@ void eio_close(eio_session *s)
 {
 	if (s)
 		eio_session_close_reason(s, "forced close", 0);
+}
+
+void eio_close_reason(eio_session *s, const char *reason)
+{
+	if (s)
+		eio_session_close_reason(s, reason ? reason : "forced close", 0);
 }
 
 void eio_session_on_packet(eio_session *s, const eio_packet *p)

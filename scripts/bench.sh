@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# make bench: the REST benchmark through nginx with keep-alive (wrk), against
+# a private stack on free loopback ports with P patients, D doctors and M
+# messages per conversation, and PostgreSQL's own ceiling for storing a
+# message (pgbench, the same INSERT + UPDATE, same concurrency). Then the
+# protocol benchmarks when they are built. Results: build/bench/*.json.
+#
+# Environment: BENCH_PATIENTS (1000), BENCH_DOCTORS (100), BENCH_MESSAGES (100),
+# BENCH_CONNECTIONS (64), BENCH_DURATION (10 s), BENCH_ROUNDS (3: medians),
+# BENCH_WORKERS (API workers, default from the configuration).
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
+cd "$ROOT"
+P=${BENCH_PATIENTS:-1000} D=${BENCH_DOCTORS:-100} M=${BENCH_MESSAGES:-100}
+C=${BENCH_CONNECTIONS:-64} T=${BENCH_DURATION:-10} R=${BENCH_ROUNDS:-3}
+OUT=$ROOT/build/bench
+mkdir -p "$OUT"
+command -v wrk >/dev/null && command -v pgbench >/dev/null || scripts/deps.sh --test
+
+export MESSAGING_VAR=$ROOT/build/bench-var
+scripts/stack.sh stop >/dev/null 2>&1 || true
+rm -rf "$MESSAGING_VAR"; mkdir -p "$MESSAGING_VAR"
+read -r HTTP_PORT WS_PORT < <(scripts/free-ports.sh 2)
+export MESSAGING_HTTP_PORT=$HTTP_PORT MESSAGING_WS_PORT=$WS_PORT MESSAGING_SEED=0
+export MESSAGING_PG_PORT=$((20000 + RANDOM % 20000))
+export MESSAGING_JWT_SECRET=$(openssl rand -hex 32)
+export MESSAGING_CONFIG=$MESSAGING_VAR/bench.conf
+printf 'log_level = warn\n' >"$MESSAGING_CONFIG"
+[ -n "${BENCH_WORKERS:-}" ] && printf 'api_workers = %s\n' "$BENCH_WORKERS" >>"$MESSAGING_CONFIG"
+trap 'scripts/stack.sh stop >/dev/null 2>&1' EXIT
+
+echo "bench: starting the stack (release build)" >&2
+scripts/stack.sh start >"$MESSAGING_VAR/start.log" 2>&1 || { cat "$MESSAGING_VAR/start.log" >&2; exit 1; }
+DB=$(scripts/pg.sh url "$MESSAGING_VAR/pg" "$MESSAGING_PG_PORT")
+BASE=http://127.0.0.1:$HTTP_PORT
+
+echo "bench: fixtures: $P patients, $D doctors, $M messages per conversation" >&2
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -v patients="$P" -v doctors="$D" -v messages="$M" \
+  -v tag="$(date +%s)" -v out="$MESSAGING_VAR/pairs.txt" -f t/bench/fixtures.sql >/dev/null || exit 1
+while read -r uid conv; do
+  printf '%s %s\n' "$(shared/msg-token "$uid")" "$conv"
+done <"$MESSAGING_VAR/pairs.txt" >"$MESSAGING_VAR/users.txt"
+echo "bench: $(wc -l <"$MESSAGING_VAR/users.txt") users with tokens, $(psql -X -At -d "$DB" -c 'SELECT count(*) FROM messages') messages" >&2
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+
+run_wrk() { # ENDPOINT -> one JSON line per round in $OUT/rest-ENDPOINT.jsonl
+  local ep=$1 i
+  : >"$OUT/rest-$ep.jsonl"
+  ENDPOINT=$ep BENCH_USERS=$MESSAGING_VAR/users.txt wrk -t2 -c"$C" -d2s -s t/bench/rest.lua "$BASE" >/dev/null 2>&1
+  for ((i = 0; i < R; i++)); do
+    ENDPOINT=$ep BENCH_USERS=$MESSAGING_VAR/users.txt wrk -t2 -c"$C" -d"${T}s" -s t/bench/rest.lua "$BASE" 2>&1 |
+      grep '^{' >>"$OUT/rest-$ep.jsonl"
+  done
+}
+
+field() { sed -E "s/.*\"$1\":([0-9.]+).*/\1/"; }
+
+# The database's ceiling for storing a message, same concurrency.
+read -r LO HI < <(psql -X -At -F ' ' -d "$DB" -c 'SELECT min(id), max(id) FROM conversations')
+cat >"$MESSAGING_VAR/ceiling.sql" <<EOT
+\set cid random($LO, $HI)
+BEGIN;
+INSERT INTO messages (conversation_id, sender_id, content) SELECT id, patient_id, 'pgbench ceiling message: the quick brown fox jumps over the lazy dog' FROM conversations WHERE id = :cid;
+UPDATE conversations SET last_message_at = now(), updated_at = now() WHERE id = :cid;
+COMMIT;
+EOT
+run_pgbench() {
+  local i
+  : >"$OUT/pg-ceiling.txt"
+  for ((i = 0; i < R; i++)); do
+    pgbench -n -M prepared -f "$MESSAGING_VAR/ceiling.sql" -c "$C" -j 2 -T "$T" "$DB" 2>/dev/null |
+      sed -nE 's/^tps = ([0-9.]+).*/\1/p' >>"$OUT/pg-ceiling.txt"
+  done
+}
+
+{
+  echo "| what ($C connections, ${T}s x $R rounds, medians) | req/s | p50 ms | p99 ms | non-2xx |"
+  echo "|---|---|---|---|---|"
+} >"$OUT/rest.md"
+for ep in messages unread post; do
+  echo "bench: wrk $ep" >&2
+  run_wrk "$ep"
+  rps=$(field rps <"$OUT/rest-$ep.jsonl" | median)
+  p50=$(field p50_ms <"$OUT/rest-$ep.jsonl" | median)
+  p99=$(field p99_ms <"$OUT/rest-$ep.jsonl" | median)
+  bad=$(field non2xx <"$OUT/rest-$ep.jsonl" | awk '{s+=$1} END {print s+0}')
+  echo "| $ep | $rps | $p50 | $p99 | $bad |" >>"$OUT/rest.md"
+  eval "RPS_$ep=$rps"
+done
+echo "bench: pgbench ceiling" >&2
+run_pgbench
+ceiling=$(median <"$OUT/pg-ceiling.txt")
+echo "| PostgreSQL ceiling (pgbench INSERT + UPDATE) | $ceiling tps | | | |" >>"$OUT/rest.md"
+ratio=$(awk -v a="$RPS_post" -v b="$ceiling" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
+echo >>"$OUT/rest.md"
+echo "POST / ceiling: $ratio" >>"$OUT/rest.md"
+cat "$OUT/rest.md"
+scripts/stack.sh stop >/dev/null 2>&1
+trap - EXIT
+
+# The protocol layers' own benchmarks, when built.
+if grep -q '^bench-protocol:' ws-gateway/protocol.mk 2>/dev/null; then
+  make --no-print-directory bench-protocol
+fi
