@@ -103,7 +103,8 @@ test: deps-check
 	@rm -rf build/test-results
 	$(MAKE) VARIANT=san test-unit
 	$(MAKE) VARIANT=san test-integration
-	$(MAKE) VARIANT=san test-protocol
+	@set -o pipefail; $(MAKE) --no-print-directory VARIANT=san test-protocol 2>&1 | tee build/test-protocol.log
+	@grep -E '^protocol: [0-9]+ passed' build/test-protocol.log | tail -n 1 >build/test-results/protocol.txt
 	@scripts/test-summary.sh
 
 test-unit: $(UNIT_BINS)

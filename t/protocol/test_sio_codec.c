@@ -105,8 +105,8 @@ static void test_binary(void)
 	sio_packet p;
 	unsigned num;
 
-	CHECK(dec("452-[\"message\",{\"_placeholder\":true,\"num\":0},"
-		  "{\"_placeholder\":true,\"num\":1}]" + 1, &p) == SIO_OK &&
+	CHECK(dec("52-[\"message\",{\"_placeholder\":true,\"num\":0},"
+		  "{\"_placeholder\":true,\"num\":1}]", &p) == SIO_OK &&
 	      p.type == SIO_BINARY_EVENT && p.attachments == 2);
 	if (p.data) {
 		CHECK(sio_is_placeholder(json_object_array_get_idx(p.data, 2), &num) == 1 &&

@@ -80,14 +80,18 @@ int main(int argc, char **argv)
 {
 	static const char *const any[] = { "*", NULL };
 	int port = 3000;
+	unsigned ping_interval = 300;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--port") && i + 1 < argc) {
 			port = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--ping-interval") && i + 1 < argc) {
+			/* for the benchmark's idle sessions only */
+			ping_interval = (unsigned)atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--test-hooks")) {
 			test_hooks = 1;
 		} else {
-			fprintf(stderr, "usage: %s [--port N] [--test-hooks]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--port N] [--test-hooks] [--ping-interval MS]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -96,7 +100,7 @@ int main(int argc, char **argv)
 
 	eio_config ecfg = {
 		.path = "/engine.io/",
-		.ping_interval_ms = 300,
+		.ping_interval_ms = ping_interval,
 		.ping_timeout_ms = 200,
 		.max_payload = 1000000,
 		.cors_origins = any,

@@ -96,6 +96,8 @@ void eio_session_on_packet(eio_session *s, const eio_packet *p);
 /* Queues a prepared packet (adds a reference). Control packets bypass the
  * cap. Returns 0 or EIO_*. */
 int eio_session_queue(eio_session *s, eio_buf *b, int control);
+/* A ping just went out on a transport: the pong deadline starts now. */
+void eio_session_ping_sent(eio_session *s);
 /* Pops the first queued buffer (reference passes to the caller). */
 eio_buf *eio_session_pop(eio_session *s);
 /* Asks lws to call back when the active transport can take the queue. */

@@ -280,8 +280,13 @@ void eio_polling_flush(eio_session *s)
 	}
 	eio_payload_write(pk, n, body + LWS_PRE);
 	free(pk);
-	for (size_t i = 0; i < n; i++)
-		eio_buf_unref(eio_session_pop(s));
+	for (size_t i = 0; i < n; i++) {
+		eio_buf *b = eio_session_pop(s);
+
+		if (!b->binary && b->len == 1 && b->data[0] == '0' + EIO_PING)
+			eio_session_ping_sent(s);
+		eio_buf_unref(b);
+	}
 
 	c = lws_wsi_user(wsi);
 	s->get = NULL;

@@ -194,6 +194,15 @@ static void heartbeat_cb(lws_sorted_usec_list_t *sul)
 	eio_buf_unref(b);
 }
 
+void eio_session_ping_sent(eio_session *s)
+{
+	/* the pong deadline counts from when the ping left, not from when it
+	 * was queued: our own loop latency is not the client's fault */
+	if (s->state == S_OPEN && s->awaiting_pong)
+		lws_sul_schedule(s->srv->ctx, 0, &s->sul, heartbeat_cb,
+				 (lws_usec_t)s->srv->cfg.ping_timeout_ms * 1000);
+}
+
 /* --- lifecycle ---------------------------------------------------------- */
 
 static const char b64url[] =

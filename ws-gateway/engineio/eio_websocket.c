@@ -241,7 +241,11 @@ int eio_ws_writeable(struct eio_conn *c, struct lws *wsi)
 			return -1;
 		if (r == 0)
 			break; /* a fragment went out; the rest next time */
-		eio_buf_unref(eio_session_pop(s));
+		eio_buf *b = eio_session_pop(s);
+
+		if (!b->binary && b->len == 1 && b->data[0] == '0' + EIO_PING)
+			eio_session_ping_sent(s);
+		eio_buf_unref(b);
 		if (lws_send_pipe_choked(wsi))
 			break;
 	}
