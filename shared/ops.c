@@ -18,4 +18,10 @@ const struct msg_op_def msg_ops[MSG_OP_COUNT] = {
     [MSG_OP_CHECK_PARTICIPANT] = OP(check_participant, "$1::int, $2::text, $3::bigint", 3, 0),
     [MSG_OP_HEALTH] = {"health", "SELECT 200, '{\"status\":\"ok\"}'", 0, 0},
     [MSG_OP_DOORBELL] = {"doorbell", "SELECT 200, messaging.doorbell()::text", 0, 0},
+    [MSG_OP_EVENTS_FOR] = {"events_for",
+                           "SELECT id, conversation_id, kind, payload FROM messaging.events_since_each($1::int[], $2::bigint[], $3::int)",
+                           3, 0},
+    [MSG_OP_CONVERSATION_CURSOR] = {"conversation_cursor",
+                                    "SELECT messaging.conversation_cursor($1::int)", 1, 0},
+    [MSG_OP_NOTIFY] = {"notify", "SELECT pg_notify('messaging_events', $1::text)", 1, 0},
 };

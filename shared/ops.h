@@ -19,6 +19,10 @@ enum msg_op {
     MSG_OP_CHECK_PARTICIPANT,   /* user, role, conversation */
     MSG_OP_HEALTH,              /* (none) */
     MSG_OP_DOORBELL,            /* (none): NOTIFY {"upTo":N} after commit */
+    /* The gateway's reads (rows, not a reply): */
+    MSG_OP_EVENTS_FOR,          /* conversations int[], cursors bigint[], limit -> events */
+    MSG_OP_CONVERSATION_CURSOR, /* conversation -> newest event id */
+    MSG_OP_NOTIFY,              /* payload: an ephemeral event (typing) on the channel */
     MSG_OP_COUNT
 };
 
