@@ -80,7 +80,7 @@ $(B)/t/unit/%: t/unit/%.c $(LIBMSG)
 # The gateway and its protocol layers bring their own rules.
 -include ws-gateway/protocol.mk
 -include ws-gateway/gateway.mk
-gateway:: ;
+
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 

@@ -36,6 +36,7 @@ struct msg_config {
     long ws_connect_timeout_ms;
     long ws_send_queue_bytes;
     long ws_max_connections;
+    long ws_db_connections;     /* the gateway's connections for operations */
     long recovery_max_disconnection_ms;
     char *admin_token;
 };

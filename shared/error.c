@@ -1,5 +1,6 @@
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "error.h"
 #include "jsonw.h"
@@ -29,6 +30,14 @@ enum msg_code msg_code_from_status(int status)
 {
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (table[i].status == status)
+            return (enum msg_code)i;
+    return MSG_INTERNAL;
+}
+
+enum msg_code msg_code_from_name(const char *name)
+{
+    for (size_t i = 1; name && i < sizeof table / sizeof table[0]; i++)
+        if (strcmp(table[i].name, name) == 0)
             return (enum msg_code)i;
     return MSG_INTERNAL;
 }

@@ -36,6 +36,8 @@ const char *msg_code_name(enum msg_code code);
 const char *msg_status_reason(int status);
 /* The code whose HTTP status is `status` (500 when none). */
 enum msg_code msg_code_from_status(int status);
+/* The code named `name` ("not_found"...), MSG_INTERNAL when unknown. */
+enum msg_code msg_code_from_name(const char *name);
 
 /* Writes {"error":{"code":"...","message":"..."}} into buf (JSON-escaped);
  * returns the length, or -1 if it does not fit. */

@@ -1,0 +1,154 @@
+/* Authentication at the Socket.IO CONNECT, with the REST side's rules and
+ * code: the token is verified here (shared/auth.c), the user and role by
+ * the `authenticate` operation, without blocking the loop. */
+#include <libwebsockets.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth.h"
+#include "gateway.h"
+#include "log.h"
+
+struct auth_ctx {
+    struct gateway *g;
+    uint64_t sid;
+};
+
+static const char *token_of(sio_socket *s, json_object *auth, char *buf, size_t cap)
+{
+    json_object *t;
+    if (auth && json_object_is_type(auth, json_type_object) &&
+        json_object_object_get_ex(auth, "token", &t) && json_object_is_type(t, json_type_string)) {
+        const char *v = json_object_get_string(t);
+        if (strlen(v) < cap) {
+            memcpy(buf, v, strlen(v) + 1);
+            return buf;
+        }
+        return NULL;
+    }
+    return msg_auth_bearer(sio_socket_header(s, "authorization"), buf, cap);
+}
+
+/* The message of a {"error":{"message":...}} body, copied into buf. */
+static const char *error_message(const char *body, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "Unauthorized");
+    json_object *o = json_tokener_parse(body), *e, *m;
+    if (o && json_object_object_get_ex(o, "error", &e) && json_object_object_get_ex(e, "message", &m))
+        snprintf(buf, cap, "%s", json_object_get_string(m));
+    json_object_put(o);
+    return buf;
+}
+
+static void refuse(struct gateway *g, sio_socket *s, const char *message)
+{
+    struct gw_client *c = sio_socket_user(s);
+    sio_socket_set_user(s, NULL);
+    free(c);
+    g->stats.refused_connects++;
+    msg_info("connect_refused", "peer=%s reason=\"%s\"", sio_socket_peer(s) ? sio_socket_peer(s) : "-", message);
+    sio_refuse(s, message);
+}
+
+static void authenticated(void *arg, PGresult *res)
+{
+    struct auth_ctx *a = arg;
+    struct gateway *g = a->g;
+    sio_socket *s = sio_socket_find(g->srv, a->sid);
+    free(a);
+    if (!s)
+        return;
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        refuse(g, s, "Service unavailable");
+        return;
+    }
+    int status = atoi(PQgetvalue(res, 0, 0));
+    const char *body = PQgetvalue(res, 0, 1);
+    if (status != 200) {
+        char msg[160];
+        refuse(g, s, error_message(body, msg, sizeof msg));
+        return;
+    }
+    struct gw_client *c = sio_socket_user(s);
+    json_object *u = json_tokener_parse(body), *v;
+    if (u && json_object_object_get_ex(u, "role", &v))
+        snprintf(c->role, sizeof c->role, "%s", json_object_get_string(v));
+    json_object_put(u);
+    c->authenticated = 1;
+    gw_user_add(g, c->user_id, 1);
+    g->stats.accepted_connects++;
+    msg_info("connected", "user=%d sid=%s", c->user_id, sio_socket_sid(s));
+    sio_accept(s);
+}
+
+int gw_on_connect(sio_socket *s, json_object *auth, const char **refusal, void *user)
+{
+    struct gateway *g = user;
+    char tok[MSG_TOKEN_MAX + 1];
+    struct msg_identity id;
+    struct msg_error e;
+    const char *t = token_of(s, auth, tok, sizeof tok);
+    if (!t) {
+        *refusal = "Authentication required";
+        g->stats.refused_connects++;
+        return SIO_REFUSE;
+    }
+    if (msg_auth_verify(g->cfg, t, (long)time(NULL), &id, &e) < 0) {
+        *refusal = e.message;
+        g->stats.refused_connects++;
+        return SIO_REFUSE;
+    }
+    struct pgc *db = gw_db(g);
+    struct gw_client *c = calloc(1, sizeof *c);
+    struct auth_ctx *a = malloc(sizeof *a);
+    if (!db || !c || !a) {
+        free(c);
+        free(a);
+        *refusal = "Service unavailable";
+        g->stats.refused_connects++;
+        return SIO_REFUSE;
+    }
+    c->sid = sio_socket_id(s);
+    c->user_id = id.user_id;
+    a->g = g;
+    a->sid = c->sid;
+    char uid[16];
+    snprintf(uid, sizeof uid, "%d", id.user_id);
+    const char *params[] = {uid, id.has_role ? id.role : NULL};
+    if (pgc_op(db, MSG_OP_AUTHENTICATE, params, authenticated, a) < 0) {
+        free(c);
+        free(a);
+        *refusal = "Service unavailable";
+        g->stats.refused_connects++;
+        return SIO_REFUSE;
+    }
+    sio_socket_set_user(s, c);
+    return SIO_PENDING;
+}
+
+void gw_on_connected(sio_socket *s, void *user)
+{
+    struct gateway *g = user;
+    struct gw_client *c = sio_socket_user(s);
+    json_object *d = json_object_new_object();
+    json_object_object_add(d, "userId", json_object_new_int(c->user_id));
+    json_object_object_add(d, "userRole", json_object_new_string(c->role));
+    gw_emit(g, s, "connection_established", d);
+    json_object_put(d);
+}
+
+void gw_on_disconnect(sio_socket *s, const char *reason, void *user)
+{
+    struct gateway *g = user;
+    struct gw_client *c = sio_socket_user(s);
+    if (!c)
+        return;
+    gw_typing_cleanup(g, s, c);
+    if (c->authenticated) {
+        gw_user_add(g, c->user_id, -1);
+        msg_info("disconnected", "user=%d sid=%s reason=\"%s\"", c->user_id, sio_socket_sid(s), reason);
+    }
+    sio_socket_set_user(s, NULL);
+    free(c);
+}

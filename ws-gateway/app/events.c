@@ -1,0 +1,398 @@
+/* The client events of API.md section 5: one table from event name to
+ * handler. Each check is the same SQL operation the REST side calls. */
+#include <libwebsockets.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway.h"
+#include "log.h"
+#include "validate.h"
+
+const char *const gw_event_names[] = {
+    "join_room", "leave_room", "send_message", "mark_as_read", "typing_start", "typing_stop",
+    "connection_established", "room_joined", "room_left", "new_message", "messages_read",
+    "error", "other"};
+const int gw_event_count = (int)(sizeof gw_event_names / sizeof gw_event_names[0]);
+
+int gw_event_index(const char *name)
+{
+    for (int i = 0; i < gw_event_count - 1; i++)
+        if (strcmp(gw_event_names[i], name) == 0)
+            return i;
+    return gw_event_count - 1;
+}
+
+void gw_emit(struct gateway *g, sio_socket *s, const char *event, json_object *data)
+{
+    json_object *args = json_object_new_array();
+    json_object_array_add(args, json_object_get(data));
+    if (sio_emit(s, event, args, NULL, 0) == 0)
+        g->stats.events_out[gw_event_index(event)]++;
+    json_object_put(args);
+}
+
+static void ack(sio_socket *s, int64_t ack_id, json_object *data)
+{
+    if (ack_id == SIO_NO_ACK)
+        return;
+    json_object *args = json_object_new_array();
+    json_object_array_add(args, json_object_get(data));
+    sio_ack(s, ack_id, args, NULL, 0);
+    json_object_put(args);
+}
+
+void gw_fail(struct gateway *g, sio_socket *s, const char *event, int64_t ack_id,
+             enum msg_code code, const char *message)
+{
+    g->stats.errors[code]++;
+    json_object *e = json_object_new_object();
+    json_object_object_add(e, "message", json_object_new_string(message));
+    json_object_object_add(e, "code", json_object_new_string(msg_code_name(code)));
+    json_object_object_add(e, "event", json_object_new_string(event));
+    gw_emit(g, s, "error", e);
+    json_object_put(e);
+    if (ack_id != SIO_NO_ACK) {
+        json_object *a = json_object_new_object(), *err = json_object_new_object();
+        json_object_object_add(err, "code", json_object_new_string(msg_code_name(code)));
+        json_object_object_add(err, "message", json_object_new_string(message));
+        json_object_object_add(a, "ok", json_object_new_boolean(0));
+        json_object_object_add(a, "error", err);
+        ack(s, ack_id, a);
+        json_object_put(a);
+    }
+}
+
+/* An operation in flight for a socket's event. */
+struct op {
+    struct gateway *g;
+    uint64_t sid;
+    int64_t ack_id;
+    int event;        /* index in gw_event_names */
+    int conv;
+};
+
+static struct op *op_new(struct gateway *g, sio_socket *s, int event, int64_t ack_id, int conv)
+{
+    struct op *o = malloc(sizeof *o);
+    if (o) {
+        o->g = g;
+        o->sid = sio_socket_id(s);
+        o->ack_id = ack_id;
+        o->event = event;
+        o->conv = conv;
+    }
+    return o;
+}
+
+/* Ends an operation: the socket (NULL when it has gone), and the reply's
+ * status and parsed body (*body is a new reference or NULL). */
+static sio_socket *op_end(struct op *o, PGresult *res, int *status, json_object **body)
+{
+    sio_socket *s = sio_socket_find(o->g->srv, o->sid);
+    struct gw_client *c = s ? sio_socket_user(s) : NULL;
+    if (c && c->inflight > 0)
+        c->inflight--;
+    *status = 0;
+    *body = NULL;
+    if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQnfields(res) == 2) {
+        *status = atoi(PQgetvalue(res, 0, 0));
+        *body = json_tokener_parse(PQgetvalue(res, 0, 1));
+    }
+    return c ? s : NULL;
+}
+
+/* Relays a failed reply (the SQL side's error object) or unavailability. */
+static void op_fail(struct op *o, sio_socket *s, int status, json_object *body)
+{
+    const char *event = gw_event_names[o->event];
+    json_object *e, *code, *msg;
+    if (status && body && json_object_object_get_ex(body, "error", &e) &&
+        json_object_object_get_ex(e, "code", &code) && json_object_object_get_ex(e, "message", &msg))
+        gw_fail(o->g, s, event, o->ack_id, msg_code_from_name(json_object_get_string(code)),
+                json_object_get_string(msg));
+    else if (status)
+        gw_fail(o->g, s, event, o->ack_id, MSG_INTERNAL, "Internal error");
+    else
+        gw_fail(o->g, s, event, o->ack_id, MSG_UNAVAILABLE, "The database is unavailable");
+}
+
+/* Queues op for the socket, or answers why not. Takes ownership of o. */
+static void submit(struct gateway *g, sio_socket *s, struct gw_client *c, struct op *o,
+                   enum msg_op op, const char *const *params, pgc_result_cb cb)
+{
+    const char *event = gw_event_names[o->event];
+    int64_t ack_id = o->ack_id;
+    struct pgc *db = gw_db(g);
+    if (!db) {
+        free(o);
+        gw_fail(g, s, event, ack_id, MSG_UNAVAILABLE, "The database is unavailable");
+        return;
+    }
+    if (pgc_op(db, op, params, cb, o) < 0) {
+        free(o);
+        gw_fail(g, s, event, ack_id, MSG_RATE_LIMITED, "Too many operations in flight");
+        return;
+    }
+    c->inflight++;
+}
+
+static json_object *conv_object(int conv)
+{
+    json_object *d = json_object_new_object();
+    json_object_object_add(d, "conversationId", json_object_new_int(conv));
+    return d;
+}
+
+/* ---------------------------------------------------------------- rooms */
+
+static void joined(void *arg, PGresult *res)
+{
+    struct op *o = arg;
+    int status;
+    json_object *body;
+    sio_socket *s = op_end(o, res, &status, &body);
+    if (s && status == 200) {
+        char room[32];
+        gw_room_name(o->conv, room, sizeof room);
+        gw_hold(o->g, o->conv);
+        sio_join(s, room);
+        json_object *d = conv_object(o->conv);
+        gw_emit(o->g, s, "room_joined", d);
+        json_object *a = conv_object(o->conv);
+        json_object_object_add(a, "ok", json_object_new_boolean(1));
+        ack(s, o->ack_id, a);
+        json_object_put(a);
+        json_object_put(d);
+    } else if (s) {
+        op_fail(o, s, status, body);
+    }
+    json_object_put(body);
+    free(o);
+}
+
+static void on_join(struct gateway *g, sio_socket *s, struct gw_client *c, int ev, int conv,
+                    json_object *data, int64_t ack_id)
+{
+    char uid[16], cid[16];
+    snprintf(uid, sizeof uid, "%d", c->user_id);
+    snprintf(cid, sizeof cid, "%d", conv);
+    const char *params[] = {uid, c->role, cid};
+    submit(g, s, c, op_new(g, s, ev, ack_id, conv), MSG_OP_CHECK_PARTICIPANT, params, joined);
+}
+
+static void on_leave(struct gateway *g, sio_socket *s, struct gw_client *c, int ev, int conv,
+                     json_object *data, int64_t ack_id)
+{
+    char room[32];
+    gw_room_name(conv, room, sizeof room);
+    sio_leave(s, room);
+    json_object *d = conv_object(conv);
+    gw_emit(g, s, "room_left", d);
+    json_object *a = conv_object(conv);
+    json_object_object_add(a, "ok", json_object_new_boolean(1));
+    ack(s, ack_id, a);
+    json_object_put(a);
+    json_object_put(d);
+    gw_release_empty(g);
+}
+
+/* ---------------------------------------------------------------- writes */
+
+static void written(void *arg, PGresult *res)
+{
+    struct op *o = arg;
+    struct gateway *g = o->g;
+    int status;
+    json_object *body;
+    sio_socket *s = op_end(o, res, &status, &body);
+    if (status == 201 || (status == 200 && o->event == gw_event_index("mark_as_read"))) {
+        /* Committed: deliver to our rooms now and wake the other gateways. */
+        gw_catch_up(g);
+        gw_ring(g);
+    }
+    if (s && (status == 200 || status == 201) && body) {
+        json_object *a = json_object_new_object(), *v;
+        json_object_object_add(a, "ok", json_object_new_boolean(1));
+        if (json_object_object_get_ex(body, "message", &v))
+            json_object_object_add(a, "message", json_object_get(v));
+        if (json_object_object_get_ex(body, "updatedCount", &v))
+            json_object_object_add(a, "updatedCount", json_object_get(v));
+        ack(s, o->ack_id, a);
+        json_object_put(a);
+    } else if (s) {
+        op_fail(o, s, status, body);
+    }
+    json_object_put(body);
+    free(o);
+}
+
+static void on_send(struct gateway *g, sio_socket *s, struct gw_client *c, int ev, int conv,
+                    json_object *data, int64_t ack_id)
+{
+    const char *event = gw_event_names[ev];
+    json_object *v;
+    const char *content = NULL, *client_id = NULL;
+    if (!json_object_object_get_ex(data, "content", &v) || !json_object_is_type(v, json_type_string)) {
+        gw_fail(g, s, event, ack_id, MSG_INVALID_REQUEST, "content must be a string");
+        return;
+    }
+    if (!(content = msg_json_text(v))) {
+        gw_fail(g, s, event, ack_id, MSG_INVALID_REQUEST,
+                "content must be valid UTF-8 text without NUL characters");
+        return;
+    }
+    if (json_object_object_get_ex(data, "clientId", &v) && v && !(client_id = msg_json_text(v))) {
+        gw_fail(g, s, event, ack_id, MSG_INVALID_REQUEST, "clientId must be a string of 1 to 64 characters");
+        return;
+    }
+    char uid[16], cid[16], maxlen[24];
+    snprintf(uid, sizeof uid, "%d", c->user_id);
+    snprintf(cid, sizeof cid, "%d", conv);
+    snprintf(maxlen, sizeof maxlen, "%ld", g->cfg->max_message_length);
+    const char *params[] = {uid, c->role, cid, content, client_id, maxlen, "false"};
+    submit(g, s, c, op_new(g, s, ev, ack_id, conv), MSG_OP_SEND_MESSAGE, params, written);
+}
+
+static void on_read(struct gateway *g, sio_socket *s, struct gw_client *c, int ev, int conv,
+                    json_object *data, int64_t ack_id)
+{
+    char uid[16], cid[16];
+    snprintf(uid, sizeof uid, "%d", c->user_id);
+    snprintf(cid, sizeof cid, "%d", conv);
+    const char *params[] = {uid, c->role, cid, "false"};
+    submit(g, s, c, op_new(g, s, ev, ack_id, conv), MSG_OP_MARK_READ, params, written);
+}
+
+/* ---------------------------------------------------------------- typing */
+
+/* Tells the room here (but the sender) and the other gateways. */
+static void typing(struct gateway *g, sio_socket *s, struct gw_client *c, const char *event, int conv)
+{
+    char room[32];
+    gw_room_name(conv, room, sizeof room);
+    json_object *d = conv_object(conv);
+    json_object_object_add(d, "userId", json_object_new_int(c->user_id));
+    json_object *args = json_object_new_array();
+    json_object_array_add(args, d);
+    int n = sio_emit_room(g->srv, GW_NS, room, s, event, args, NULL, 0);
+    if (n > 0)
+        g->stats.events_out[gw_event_index(event)] += (unsigned long long)n;
+    json_object_put(args);
+    char payload[256];
+    snprintf(payload, sizeof payload,
+             "{\"kind\":\"%s\",\"conversationId\":%d,\"userId\":%d,\"origin\":\"%s\"}", event, conv,
+             c->user_id, g->instance);
+    struct pgc *db = gw_db(g);
+    const char *params[] = {payload};
+    if (db)
+        pgc_op(db, MSG_OP_NOTIFY, params, NULL, NULL);
+    /* Remember what must be stopped if this socket goes away. */
+    int start = strcmp(event, "typing_start") == 0, at = -1;
+    for (int i = 0; i < c->ntyping; i++)
+        if (c->typing[i] == conv)
+            at = i;
+    if (start && at < 0 && c->ntyping < GW_MAX_TYPING)
+        c->typing[c->ntyping++] = conv;
+    else if (!start && at >= 0)
+        c->typing[at] = c->typing[--c->ntyping];
+}
+
+static void typing_checked(void *arg, PGresult *res)
+{
+    struct op *o = arg;
+    int status;
+    json_object *body;
+    sio_socket *s = op_end(o, res, &status, &body);
+    if (s && status == 200) {
+        typing(o->g, s, sio_socket_user(s), gw_event_names[o->event], o->conv);
+        json_object *a = conv_object(o->conv);
+        json_object_object_add(a, "ok", json_object_new_boolean(1));
+        ack(s, o->ack_id, a);
+        json_object_put(a);
+    } else if (s) {
+        op_fail(o, s, status, body);
+    }
+    json_object_put(body);
+    free(o);
+}
+
+static void on_typing(struct gateway *g, sio_socket *s, struct gw_client *c, int ev, int conv,
+                      json_object *data, int64_t ack_id)
+{
+    char room[32];
+    gw_room_name(conv, room, sizeof room);
+    if (sio_in_room(s, room)) {
+        /* Joining checked participation already. */
+        typing(g, s, c, gw_event_names[ev], conv);
+        json_object *a = conv_object(conv);
+        json_object_object_add(a, "ok", json_object_new_boolean(1));
+        ack(s, ack_id, a);
+        json_object_put(a);
+        return;
+    }
+    char uid[16], cid[16];
+    snprintf(uid, sizeof uid, "%d", c->user_id);
+    snprintf(cid, sizeof cid, "%d", conv);
+    const char *params[] = {uid, c->role, cid};
+    submit(g, s, c, op_new(g, s, ev, ack_id, conv), MSG_OP_CHECK_PARTICIPANT, params, typing_checked);
+}
+
+void gw_typing_cleanup(struct gateway *g, sio_socket *s, struct gw_client *c)
+{
+    while (c->ntyping > 0)
+        typing(g, s, c, "typing_stop", c->typing[c->ntyping - 1]);
+}
+
+/* ---------------------------------------------------------------- routes */
+
+typedef void (*handler)(struct gateway *g, sio_socket *s, struct gw_client *c, int ev, int conv,
+                        json_object *data, int64_t ack_id);
+
+static const struct {
+    const char *name;
+    handler fn;
+    int writes;
+} routes[] = {
+    {"join_room", on_join, 0},        {"leave_room", on_leave, 0},
+    {"send_message", on_send, 1},     {"mark_as_read", on_read, 1},
+    {"typing_start", on_typing, 0},   {"typing_stop", on_typing, 0},
+};
+
+void gw_on_event(sio_socket *s, const char *event, json_object *args, int64_t ack_id,
+                 const sio_bin *bins, size_t nbins, void *user)
+{
+    struct gateway *g = user;
+    struct gw_client *c = sio_socket_user(s);
+    int ev = gw_event_index(event);
+    g->stats.events_in[ev]++;
+    if (!c || !c->authenticated)
+        return;
+    size_t r = 0;
+    while (r < sizeof routes / sizeof routes[0] && strcmp(routes[r].name, event) != 0)
+        r++;
+    /* Unknown events get an error; its `event` field names what was sent
+     * (cut to keep the answer small). */
+    if (r == sizeof routes / sizeof routes[0]) {
+        char name[65];
+        snprintf(name, sizeof name, "%s", event);
+        gw_fail(g, s, msg_utf8_valid(name, strlen(name)) ? name : "unknown", ack_id,
+                MSG_INVALID_REQUEST, "Unknown event");
+        return;
+    }
+    json_object *data = args ? json_object_array_get_idx(args, 0) : NULL, *v;
+    int conv;
+    if (!data || !json_object_is_type(data, json_type_object)) {
+        gw_fail(g, s, event, ack_id, MSG_INVALID_REQUEST, "The event's data must be an object");
+        return;
+    }
+    if (!json_object_object_get_ex(data, "conversationId", &v) || !msg_json_id(v, &conv)) {
+        gw_fail(g, s, event, ack_id, MSG_INVALID_REQUEST, "conversationId must be a positive 32-bit integer");
+        return;
+    }
+    if (c->inflight >= GW_MAX_INFLIGHT) {
+        gw_fail(g, s, event, ack_id, MSG_RATE_LIMITED, "Too many operations in flight");
+        return;
+    }
+    routes[r].fn(g, s, c, ev, conv, data, ack_id);
+}

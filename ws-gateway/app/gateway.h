@@ -1,0 +1,122 @@
+/* The messaging gateway's state, shared by its parts: connection auth
+ * (auth.c), client events (events.c), delivery from PostgreSQL
+ * (delivery.c) and monitoring (monitor.c). One event loop, no threads. */
+#ifndef GW_GATEWAY_H
+#define GW_GATEWAY_H
+
+#include <json-c/json.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "error.h"
+#include "engineio/eio.h"
+#include "imap.h"
+#include "pgconn.h"
+#include "socketio/sio.h"
+
+#define GW_MAX_TYPING 8        /* conversations one socket types in at once */
+#define GW_MAX_INFLIGHT 32     /* database operations one socket may have pending */
+#define GW_NS "/"
+
+/* One socket's session (sio_socket_user). Owned by the gateway; freed in
+ * on_disconnect. */
+struct gw_client {
+    uint64_t sid;              /* sio_socket_id */
+    int user_id;
+    char role[16];
+    int authenticated;
+    int inflight;              /* operations awaiting the database */
+    int typing[GW_MAX_TYPING]; /* conversations with typing_start pending */
+    int ntyping;
+};
+
+enum gw_conv_state { CONV_PENDING, CONV_READY };
+
+/* A conversation this gateway holds a room for, with the id of the last
+ * event delivered to it (events are per-conversation ordered). */
+struct gw_conv {
+    int id;
+    long long cursor;
+    enum gw_conv_state state;
+    int missed;                /* an event came while pending: catch up */
+    int cursor_inflight;
+};
+
+struct gw_counter {
+    const char *name;
+    unsigned long long n;
+};
+
+struct gw_stats {
+    unsigned long long events_in[16], events_out[16];
+    unsigned long long errors[16];
+    unsigned long long deliveries, catchups, doorbells_sent, notifications;
+    double lag_sum, lag_max;   /* seconds, commit (sentAt) to send */
+    unsigned long long lag_count;
+    unsigned long long lag_buckets[8];
+    unsigned long long refused_connects, accepted_connects;
+};
+
+struct gateway {
+    const struct msg_config *cfg;
+    struct lws_context *ctx;
+    struct lws_vhost *vh;
+    eio_host *host;
+    sio_server *srv;
+    struct pgc *listen;        /* LISTEN and the delivery reads */
+    struct pgc **pool;         /* operations */
+    int npool;
+    unsigned rr;
+    struct imap convs;         /* conversation id -> struct gw_conv * */
+    struct imap users;         /* user id -> open connections */
+    int catchup_inflight, catchup_again;
+    int bell_inflight, bell_again;
+    char instance[24];         /* tells this process's own ephemeral events apart */
+    struct gw_stats stats;
+    lws_sorted_usec_list_t tick;
+};
+
+/* Names of the client events and the server's, for counters. */
+int gw_event_index(const char *name);
+extern const char *const gw_event_names[];
+extern const int gw_event_count;
+
+/* A pool connection that is up (round robin), or NULL. */
+struct pgc *gw_db(struct gateway *g);
+
+/* auth.c */
+int gw_on_connect(sio_socket *s, json_object *auth, const char **refusal, void *user);
+void gw_on_connected(sio_socket *s, void *user);
+void gw_on_disconnect(sio_socket *s, const char *reason, void *user);
+
+/* events.c */
+void gw_on_event(sio_socket *s, const char *event, json_object *args, int64_t ack_id,
+                 const sio_bin *bins, size_t nbins, void *user);
+/* Sends `error` and the failed ack for an event. */
+void gw_fail(struct gateway *g, sio_socket *s, const char *event, int64_t ack_id,
+             enum msg_code code, const char *message);
+/* Emits to one socket, counting it. */
+void gw_emit(struct gateway *g, sio_socket *s, const char *event, json_object *data);
+/* The typing_stop a disconnecting socket owes its rooms. */
+void gw_typing_cleanup(struct gateway *g, sio_socket *s, struct gw_client *c);
+
+/* delivery.c */
+void gw_delivery_start(struct gateway *g);
+/* A socket joined conversation_<id>: hold the room (cursor from the db). */
+void gw_hold(struct gateway *g, int conv);
+/* Drops rooms that emptied. */
+void gw_release_empty(struct gateway *g);
+/* Reads what is new for the held rooms now (coalesced). */
+void gw_catch_up(struct gateway *g);
+/* After a write of ours committed: wake the other gateways (coalesced). */
+void gw_ring(struct gateway *g);
+void gw_room_name(int conv, char *buf, size_t cap);
+void gw_on_notify(struct pgc *c, const char *channel, const char *payload, void *arg);
+void gw_on_listen_ready(struct pgc *c, void *arg);
+
+/* monitor.c */
+extern const struct lws_protocols gw_http_protocol;
+extern const struct lws_http_mount gw_mounts[];
+void gw_user_add(struct gateway *g, int user_id, int delta);
+
+#endif

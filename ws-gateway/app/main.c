@@ -1,0 +1,232 @@
+/* messaging-gateway: the realtime server of API.md section 5. Socket.IO v5
+ * over Engine.IO v4 (ws-gateway/socketio, ws-gateway/engineio), rooms per
+ * conversation, the operations of shared/ops.h run on PostgreSQL without
+ * blocking, and delivery of stored events through LISTEN/NOTIFY. */
+#include <fcntl.h>
+#include <getopt.h>
+#include <libwebsockets.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "gateway.h"
+#include "log.h"
+
+static volatile sig_atomic_t stopping;
+static struct lws_context *signal_ctx;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stopping = 1;
+    if (signal_ctx)
+        lws_cancel_service(signal_ctx);
+}
+
+struct pgc *gw_db(struct gateway *g)
+{
+    for (int k = 0; k < g->npool; k++) {
+        struct pgc *c = g->pool[(g->rr++) % (unsigned)g->npool];
+        if (c && pgc_is_ready(c))
+            return c;
+    }
+    return NULL;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: messaging-gateway [--config FILE] [--port N] [--host ADDR] [--check-config]\n"
+               "  --config FILE   configuration file (default: $MESSAGING_CONFIG)\n"
+               "  --port N        port to listen on (default: ws_port, or MESSAGING_WS_PORT)\n"
+               "  --host ADDR     address to bind (default: all)\n"
+               "  --check-config  validate the configuration, print it (secrets hidden), exit\n"
+               "  --help          this text\n"
+               "Serves Socket.IO at /socket.io/, and /stats, /metrics, /health (loopback or\n"
+               "admin token). Environment: MESSAGING_CONFIG, MESSAGING_DATABASE_URL,\n"
+               "MESSAGING_JWT_SECRET, MESSAGING_WS_PORT. SIGTERM closes every client and exits.\n");
+}
+
+/* "a, b" -> {"a", "b", NULL}; NULL when empty. Owned by the caller (one block). */
+static const char **split_origins(const char *s)
+{
+    if (!s || !*s)
+        return NULL;
+    size_t n = 1;
+    for (const char *p = s; *p; p++)
+        n += *p == ',';
+    const char **v = calloc(n + 1, sizeof *v + strlen(s) + 1);
+    if (!v)
+        return NULL;
+    char *buf = (char *)(v + n + 1);
+    strcpy(buf, s);
+    size_t k = 0;
+    for (char *tok = strtok(buf, ", "); tok; tok = strtok(NULL, ", "))
+        v[k++] = tok;
+    v[k] = NULL;
+    return v;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"port", required_argument, NULL, 'p'},
+                                         {"host", required_argument, NULL, 'H'},
+                                         {"check-config", no_argument, NULL, 'k'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *config_path = NULL, *host_addr = NULL;
+    long port = 0;
+    int check = 0, o;
+    while ((o = getopt_long(argc, argv, "c:p:H:kh", opts, NULL)) != -1) {
+        switch (o) {
+        case 'c': config_path = optarg; break;
+        case 'p': {
+            char *end;
+            port = strtol(optarg, &end, 10);
+            if (*end || port < 1 || port > 65535) {
+                fprintf(stderr, "messaging-gateway: --port must be between 1 and 65535\n");
+                return 2;
+            }
+            break;
+        }
+        case 'H': host_addr = optarg; break;
+        case 'k': check = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    msg_log_set_program("messaging-gateway");
+    struct msg_config cfg;
+    char err[512];
+    if (msg_config_load(&cfg, config_path, 0, err, sizeof err) < 0) {
+        fprintf(stderr, "messaging-gateway: %s\n", err);
+        msg_config_free(&cfg);
+        return 1;
+    }
+    msg_log_set_level((enum msg_log_level)msg_log_level_parse(cfg.log_level));
+    if (check) {
+        msg_config_dump(&cfg, stdout);
+        msg_config_free(&cfg);
+        return 0;
+    }
+    if (port)
+        cfg.ws_port = port;
+    /* As many connections as the process may have descriptors. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    lws_set_log_level(LLL_ERR, NULL);
+
+    struct gateway g;
+    memset(&g, 0, sizeof g);
+    g.cfg = &cfg;
+    imap_init(&g.convs);
+    imap_init(&g.users);
+    unsigned char rnd[6] = {0};
+    int rfd = open("/dev/urandom", O_RDONLY);
+    if (rfd >= 0) {
+        ssize_t r = read(rfd, rnd, sizeof rnd);
+        (void)r;
+        close(rfd);
+    }
+    snprintf(g.instance, sizeof g.instance, "%d-%02x%02x%02x%02x%02x%02x", (int)getpid(), rnd[0], rnd[1],
+             rnd[2], rnd[3], rnd[4], rnd[5]);
+
+    const char **origins = split_origins(cfg.ws_cors_origins);
+    static const char *const capture[] = {"authorization", NULL};
+    static const char *const namespaces[] = {GW_NS, NULL};
+    sio_config scfg = {
+        .eio = {.path = "/socket.io/",
+                .ping_interval_ms = (unsigned)cfg.ws_ping_interval_ms,
+                .ping_timeout_ms = (unsigned)cfg.ws_ping_timeout_ms,
+                .max_payload = (size_t)cfg.ws_max_payload,
+                .send_queue_max = (size_t)cfg.ws_send_queue_bytes,
+                .cors_origins = origins,
+                .capture_headers = capture},
+        .connect_timeout_ms = (unsigned)cfg.ws_connect_timeout_ms,
+        .namespaces = namespaces,
+    };
+    sio_handlers h = {.on_connect = gw_on_connect,
+                      .on_connected = gw_on_connected,
+                      .on_event = gw_on_event,
+                      .on_disconnect = gw_on_disconnect};
+    g.srv = sio_server_new(&scfg, &h, &g);
+    if (!g.srv) {
+        fprintf(stderr, "messaging-gateway: cannot create the Socket.IO server\n");
+        return 1;
+    }
+    struct lws_protocols protocols[3] = {gw_http_protocol, pgc_lws_protocol, {0}};
+    protocols[0].user = &g;
+    eio_host_config hcfg = {.iface = host_addr,
+                            .port = (int)cfg.ws_port,
+                            .app_protocols = protocols,
+                            .app_mounts = gw_mounts,
+                            .max_fds = 0};
+    eio_server *servers[] = {sio_server_engine(g.srv)};
+    g.host = eio_host_new(&hcfg, servers, 1);
+    if (!g.host) {
+        fprintf(stderr, "messaging-gateway: cannot listen on port %ld\n", cfg.ws_port);
+        sio_server_free(g.srv);
+        free(origins);
+        msg_config_free(&cfg);
+        return 1;
+    }
+    g.ctx = eio_host_context(g.host);
+    g.vh = eio_host_vhost(g.host);
+
+    struct pgc_hooks lh = {.on_ready = gw_on_listen_ready, .on_notify = gw_on_notify, .arg = &g};
+    g.listen = pgc_new(g.ctx, g.vh, cfg.database_url, "messaging-gateway-listen", 100000,
+                       "messaging_events", &lh);
+    g.npool = (int)cfg.ws_db_connections;
+    g.pool = calloc((size_t)g.npool, sizeof *g.pool);
+    for (int k = 0; g.pool && k < g.npool; k++)
+        g.pool[k] = pgc_new(g.ctx, g.vh, cfg.database_url, "messaging-gateway", 4096, NULL, NULL);
+    if (!g.listen || !g.pool) {
+        fprintf(stderr, "messaging-gateway: out of memory\n");
+        return 1;
+    }
+    gw_delivery_start(&g);
+
+    signal_ctx = g.ctx;
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    msg_info("gateway_listening", "port=%d instance=%s", eio_host_port(g.host), g.instance);
+
+    while (!stopping)
+        if (lws_service(g.ctx, 0) < 0)
+            break;
+
+    msg_info("gateway_stopping", "sockets=%zu", sio_socket_count(g.srv));
+    lws_sul_cancel(&g.tick);
+    /* The database first (its callbacks may still look sockets up), then
+     * every client is closed, then the rest. */
+    pgc_free(g.listen);
+    g.listen = NULL;
+    for (int k = 0; k < g.npool; k++) {
+        pgc_free(g.pool[k]);
+        g.pool[k] = NULL;
+    }
+    g.npool = 0;
+    eio_host_free(g.host);
+    sio_server_free(g.srv);
+    size_t i = 0;
+    int id;
+    intptr_t v;
+    while (imap_next(&g.convs, &i, &id, &v))
+        free((void *)v);
+    imap_free(&g.convs);
+    imap_free(&g.users);
+    free(g.pool);
+    free(origins);
+    msg_config_free(&cfg);
+    msg_info("gateway_stopped", "%s", "");
+    return 0;
+}
