@@ -21,7 +21,7 @@ export MESSAGING_BIN_DIR=$BUILD MESSAGING_SEED=0 MESSAGING_GATEWAYS=${MESSAGING_
 export MESSAGING_JWT_SECRET=$(openssl rand -hex 32)
 # A configuration of the tests' own, whatever conf/messaging.conf holds.
 export MESSAGING_CONFIG=$MESSAGING_VAR/test.conf
-printf 'api_workers = 3\nlog_level = warn\nws_cors_origins = *\n' >"$MESSAGING_CONFIG"
+printf 'api_workers = 3\nlog_level = warn\nws_cors_origins = *\nws_send_queue_bytes = 262144\n' >"$MESSAGING_CONFIG"
 # Sanitizer reports go to files: the servers' stderr is their log.
 export ASAN_OPTIONS="detect_leaks=1:log_path=$MESSAGING_VAR/log/asan:abort_on_error=0"
 export UBSAN_OPTIONS="print_stacktrace=1:log_path=$MESSAGING_VAR/log/ubsan"
@@ -36,6 +36,8 @@ if ! scripts/stack.sh start >"$MESSAGING_VAR/log/start.log" 2>&1; then
   exit 1
 fi
 DB_URL=$(scripts/pg.sh url "$MESSAGING_VAR/pg" "$MESSAGING_PG_PORT")
+# What a test needs to start one more gateway with the same configuration.
+export MESSAGING_DATABASE_URL=$DB_URL
 cat >"$MESSAGING_VAR/pgctl" <<EOT
 #!/usr/bin/env bash
 # start | stop the tests' private PostgreSQL

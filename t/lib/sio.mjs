@@ -339,7 +339,8 @@ export function freePort() {
 export function stackGatewayPid(i = 0) {
   try {
     const pid = Number(readFileSync(`${requireEnv('MSG_VAR')}/run/gateway-${i}.pid`, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : null;
+    if (!Number.isInteger(pid) || pid <= 0) return null;
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('messaging-gateway') ? pid : null;
   } catch {
     return null;
   }

@@ -91,13 +91,11 @@ static void metrics_text(struct gateway *g, struct out *o)
     outf(o, "# HELP messaging_events_in_total Events received from clients, by name.\n"
             "# TYPE messaging_events_in_total counter\n");
     for (int k = 0; k < gw_event_count; k++)
-        if (g->stats.events_in[k])
-            outf(o, "messaging_events_in_total{event=\"%s\"} %llu\n", gw_event_names[k], g->stats.events_in[k]);
+        outf(o, "messaging_events_in_total{event=\"%s\"} %llu\n", gw_event_names[k], g->stats.events_in[k]);
     outf(o, "# HELP messaging_events_out_total Events sent to sockets, by name.\n"
             "# TYPE messaging_events_out_total counter\n");
     for (int k = 0; k < gw_event_count; k++)
-        if (g->stats.events_out[k])
-            outf(o, "messaging_events_out_total{event=\"%s\"} %llu\n", gw_event_names[k], g->stats.events_out[k]);
+        outf(o, "messaging_events_out_total{event=\"%s\"} %llu\n", gw_event_names[k], g->stats.events_out[k]);
     outf(o, "# HELP messaging_errors_total Errors answered to clients, by code.\n"
             "# TYPE messaging_errors_total counter\n");
     for (int k = 1; k <= MSG_UNAVAILABLE; k++)

@@ -84,13 +84,91 @@ static int placeholders_ok(json_object *v, unsigned attachments)
 	}
 }
 
+static int hex4(const char *s, size_t len, size_t i)
+{
+	int v = 0;
+
+	if (i + 4 > len)
+		return -1;
+	for (size_t k = i; k < i + 4; k++) {
+		int c = (unsigned char)s[k], d;
+
+		d = c >= '0' && c <= '9' ? c - '0' :
+		    c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+		    c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+		if (d < 0)
+			return -1;
+		v = v * 16 + d;
+	}
+	return v;
+}
+
+/*
+ * json-c silently turns an escaped lone surrogate ("\ud800", which no UTF-8
+ * text can hold) into U+FFFD. Rewrite each one as "\u0000" instead, so that
+ * the application, which refuses NUL in text, refuses it rather than store a
+ * replaced character. Returns a new copy (caller frees) or NULL when there
+ * is none.
+ */
+static char *mark_lone_surrogates(const char *s, size_t len)
+{
+	char *copy = NULL;
+	int in_string = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (!in_string) {
+			in_string = s[i] == '"';
+			continue;
+		}
+		if (s[i] == '"') {
+			in_string = 0;
+			continue;
+		}
+		if (s[i] != '\\' || i + 1 >= len)
+			continue;
+		if (s[i + 1] != 'u') {
+			i++;
+			continue;
+		}
+		int cp = hex4(s, len, i + 2), lone = 0;
+
+		if (cp >= 0xdc00 && cp <= 0xdfff)
+			lone = 1;
+		else if (cp >= 0xd800 && cp <= 0xdbff) {
+			int lo = i + 7 < len && s[i + 6] == '\\' && s[i + 7] == 'u' ?
+				 hex4(s, len, i + 8) : -1;
+
+			if (lo >= 0xdc00 && lo <= 0xdfff)
+				i += 6;
+			else
+				lone = 1;
+		}
+		if (lone) {
+			if (!copy) {
+				copy = malloc(len + 1);
+				if (!copy)
+					return NULL;
+				memcpy(copy, s, len);
+				copy[len] = '\0';
+			}
+			memcpy(copy + i + 2, "0000", 4);
+		}
+		i += 5;
+	}
+	return copy;
+}
+
 static json_object *parse_json(const char *s, size_t len, int depth)
 {
 	json_tokener *tok;
 	json_object *o;
+	char *marked;
 
 	if (len > 0x7fffffff)
 		return NULL;
+	marked = mark_lone_surrogates(s, len);
+	if (marked)
+		s = marked;
 	tok = json_tokener_new_ex(depth);
 	if (!tok)
 		return NULL;
@@ -103,6 +181,7 @@ static json_object *parse_json(const char *s, size_t len, int depth)
 		o = NULL;
 	}
 	json_tokener_free(tok);
+	free(marked);
 	return o;
 }
 
