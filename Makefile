@@ -42,7 +42,7 @@ TOKEN_BIN := $(if $(filter release,$(VARIANT)),shared/msg-token,$(B)/shared/msg-
 UNIT_SRCS := $(sort $(wildcard t/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:t/unit/%.c=$(B)/t/unit/%)
 
-.PHONY: all deps build run start stop test test-unit test-integration bench token clean conformance fuzz install
+.PHONY: all deps build run start stop test test-unit test-integration test-browser test-ops bench token clean conformance fuzz install
 all: deps-check $(API_BIN) $(TOKEN_BIN) gateway
 
 deps:
@@ -80,6 +80,9 @@ $(B)/t/unit/%: t/unit/%.c $(LIBMSG)
 # The gateway and its protocol layers bring their own rules.
 -include ws-gateway/protocol.mk
 -include ws-gateway/gateway.mk
+# The web client's browser tests, and the operator's side (install, services).
+-include t/browser/browser.mk
+-include conf/install.mk
 
 
 -include $(shell find build -name '*.d' 2>/dev/null)
@@ -105,6 +108,8 @@ test: deps-check
 	$(MAKE) VARIANT=san test-integration
 	@set -o pipefail; $(MAKE) --no-print-directory VARIANT=san test-protocol 2>&1 | tee build/test-protocol.log
 	@grep -E '^protocol: [0-9]+ passed' build/test-protocol.log | tail -n 1 >build/test-results/protocol.txt
+	$(MAKE) --no-print-directory VARIANT=san test-browser
+	$(MAKE) --no-print-directory VARIANT=san test-ops
 	@scripts/test-summary.sh
 
 test-unit: $(UNIT_BINS)
@@ -114,6 +119,9 @@ test-integration: $(API_BIN) $(TOKEN_BIN) gateway
 	@scripts/run-integration.sh $(B)
 
 test-protocol:: ;
+# Each writes build/test-results/NAME.txt ("NAME: N passed, M failed").
+test-browser:: ;
+test-ops:: ;
 
 bench: all
 	@scripts/bench.sh
