@@ -23,6 +23,13 @@ enum msg_op {
     MSG_OP_EVENTS_FOR,          /* conversations int[], cursors bigint[], limit -> events */
     MSG_OP_CONVERSATION_CURSOR, /* conversation -> newest event id */
     MSG_OP_NOTIFY,              /* payload: an ephemeral event (typing) on the channel */
+    /* Connection state recovery (sql/010_sessions.sql): */
+    MSG_OP_SESSION_OPEN,        /* pid, user, instance */
+    MSG_OP_SESSION_JOIN,        /* pid, conversation */
+    MSG_OP_SESSION_LEAVE,       /* pid, conversation */
+    MSG_OP_SESSION_CLOSE,       /* pid, rooms int[], cursors bigint[] */
+    MSG_OP_SESSION_RESTORE,     /* pid, user, max ms, instance -> rooms, cursors */
+    MSG_OP_GATEWAY_HEARTBEAT,   /* instance, max ms */
     MSG_OP_COUNT
 };
 

@@ -41,11 +41,31 @@ static const char *error_message(const char *body, char *buf, size_t cap)
     return buf;
 }
 
+/* A reconnecting client's {pid, offset} (socket.io-client adds them to the
+ * auth payload after a disconnection). */
+static void read_recovery(json_object *auth, struct gw_client *c)
+{
+    json_object *p, *o;
+    c->restore_offset = -1;
+    if (!auth || !json_object_is_type(auth, json_type_object) ||
+        !json_object_object_get_ex(auth, "pid", &p) || !json_object_is_type(p, json_type_string) ||
+        json_object_get_string_len(p) < 1 || json_object_get_string_len(p) >= (int)sizeof c->pid)
+        return;
+    c->restore_pid = strdup(json_object_get_string(p));
+    if (json_object_object_get_ex(auth, "offset", &o) && json_object_is_type(o, json_type_string)) {
+        const char *v = json_object_get_string(o);
+        char *end;
+        long long x = strtoll(v, &end, 10);
+        if (*v && !*end && x >= 0)
+            c->restore_offset = x;
+    }
+}
+
 static void refuse(struct gateway *g, sio_socket *s, const char *message)
 {
     struct gw_client *c = sio_socket_user(s);
     sio_socket_set_user(s, NULL);
-    free(c);
+    gw_client_free(c);
     g->stats.refused_connects++;
     msg_info("connect_refused", "peer=%s reason=\"%s\"", sio_socket_peer(s) ? sio_socket_peer(s) : "-", message);
     sio_refuse(s, message);
@@ -79,7 +99,7 @@ static void authenticated(void *arg, PGresult *res)
     gw_user_add(g, c->user_id, 1);
     g->stats.accepted_connects++;
     msg_info("connected", "user=%d sid=%s", c->user_id, sio_socket_sid(s));
-    sio_accept(s);
+    gw_session_start(g, s, c);
 }
 
 int gw_on_connect(sio_socket *s, json_object *auth, const char **refusal, void *user)
@@ -111,6 +131,7 @@ int gw_on_connect(sio_socket *s, json_object *auth, const char **refusal, void *
     }
     c->sid = sio_socket_id(s);
     c->user_id = id.user_id;
+    read_recovery(auth, c);
     a->g = g;
     a->sid = c->sid;
     char uid[16];
@@ -145,10 +166,11 @@ void gw_on_disconnect(sio_socket *s, const char *reason, void *user)
     if (!c)
         return;
     gw_typing_cleanup(g, s, c);
+    gw_session_closed(g, c);
     if (c->authenticated) {
         gw_user_add(g, c->user_id, -1);
         msg_info("disconnected", "user=%d sid=%s reason=\"%s\"", c->user_id, sio_socket_sid(s), reason);
     }
     sio_socket_set_user(s, NULL);
-    free(c);
+    gw_client_free(c);
 }

@@ -145,7 +145,7 @@ static void record_lag(struct gateway *g, json_object *data)
 }
 
 /* Sends one stored event to its room if it is the next one there. */
-static void deliver(struct gateway *g, long long id, int conv, const char *kind, const char *payload)
+void gw_deliver(struct gateway *g, long long id, int conv, const char *kind, const char *payload)
 {
     struct gw_conv *cv = conv_get(g, conv);
     if (!cv)
@@ -188,7 +188,7 @@ static void caught_up(void *arg, PGresult *res)
     if (res && PQresultStatus(res) == PGRES_TUPLES_OK) {
         int n = PQntuples(res);
         for (int i = 0; i < n; i++)
-            deliver(g, atoll(PQgetvalue(res, i, 0)), atoi(PQgetvalue(res, i, 1)), PQgetvalue(res, i, 2),
+            gw_deliver(g, atoll(PQgetvalue(res, i, 0)), atoi(PQgetvalue(res, i, 1)), PQgetvalue(res, i, 2),
                     PQgetvalue(res, i, 3));
         if (n >= CATCHUP_LIMIT)
             g->catchup_again = 1;
@@ -348,6 +348,8 @@ static void tick(lws_sorted_usec_list_t *sul)
     static unsigned n;
     if (++n % 5 == 0)
         gw_catch_up(g);
+    if (n % 10 == 1)
+        gw_heartbeat(g);
     lws_sul_schedule(g->ctx, 0, &g->tick, tick, LWS_US_PER_SEC);
 }
 

@@ -157,6 +157,7 @@ static void joined(void *arg, PGresult *res)
         gw_room_name(o->conv, room, sizeof room);
         gw_hold(o->g, o->conv);
         sio_join(s, room);
+        gw_session_joined(o->g, sio_socket_user(s), o->conv);
         json_object *d = conv_object(o->conv);
         gw_emit(o->g, s, "room_joined", d);
         json_object *a = conv_object(o->conv);
@@ -187,6 +188,7 @@ static void on_leave(struct gateway *g, sio_socket *s, struct gw_client *c, int 
     char room[32];
     gw_room_name(conv, room, sizeof room);
     sio_leave(s, room);
+    gw_session_left(g, c, conv);
     json_object *d = conv_object(conv);
     gw_emit(g, s, "room_left", d);
     json_object *a = conv_object(conv);

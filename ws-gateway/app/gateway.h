@@ -28,6 +28,11 @@ struct gw_client {
     int inflight;              /* operations awaiting the database */
     int typing[GW_MAX_TYPING]; /* conversations with typing_start pending */
     int ntyping;
+    char pid[40];              /* recovery session id ("" when recovery is off) */
+    int *rooms;                /* conversations joined (owned) */
+    int nrooms, caprooms;
+    char *restore_pid;         /* a reconnecting client's {pid, offset}, owned */
+    long long restore_offset;  /* -1: none */
 };
 
 enum gw_conv_state { CONV_PENDING, CONV_READY };
@@ -54,7 +59,7 @@ struct gw_stats {
     double lag_sum, lag_max;   /* seconds, commit (sentAt) to send */
     unsigned long long lag_count;
     unsigned long long lag_buckets[8];
-    unsigned long long refused_connects, accepted_connects;
+    unsigned long long refused_connects, accepted_connects, recovered;
 };
 
 struct gateway {
@@ -108,11 +113,24 @@ void gw_hold(struct gateway *g, int conv);
 void gw_release_empty(struct gateway *g);
 /* Reads what is new for the held rooms now (coalesced). */
 void gw_catch_up(struct gateway *g);
+/* Sends one stored event to its room if it is the next one there. */
+void gw_deliver(struct gateway *g, long long id, int conv, const char *kind, const char *payload);
 /* After a write of ours committed: wake the other gateways (coalesced). */
 void gw_ring(struct gateway *g);
 void gw_room_name(int conv, char *buf, size_t cap);
 void gw_on_notify(struct pgc *c, const char *channel, const char *payload, void *arg);
 void gw_on_listen_ready(struct pgc *c, void *arg);
+
+/* recovery.c: Socket.IO connection state recovery from the database. */
+/* The client is authenticated: restore its session or open a fresh one,
+ * then accept it. */
+void gw_session_start(struct gateway *g, sio_socket *s, struct gw_client *c);
+void gw_session_joined(struct gateway *g, struct gw_client *c, int conv);
+void gw_session_left(struct gateway *g, struct gw_client *c, int conv);
+/* The socket is going: record its rooms and their cursors. */
+void gw_session_closed(struct gateway *g, struct gw_client *c);
+void gw_heartbeat(struct gateway *g);
+void gw_client_free(struct gw_client *c);
 
 /* monitor.c */
 extern const struct lws_protocols gw_http_protocol;

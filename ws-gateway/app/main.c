@@ -36,6 +36,24 @@ struct pgc *gw_db(struct gateway *g)
     return NULL;
 }
 
+static void close_session(sio_socket *s, void *arg)
+{
+    struct gw_client *c = sio_socket_user(s);
+    if (c) {
+        gw_session_closed(arg, c);
+        c->pid[0] = '\0'; /* recorded: not again from on_disconnect */
+    }
+}
+
+static size_t pending_ops(struct gateway *g)
+{
+    size_t n = 0;
+    for (int k = 0; k < g->npool; k++)
+        if (pgc_is_ready(g->pool[k]))
+            n += pgc_pending(g->pool[k]);
+    return n;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: messaging-gateway [--config FILE] [--port N] [--host ADDR] [--check-config]\n"
@@ -206,6 +224,11 @@ int main(int argc, char **argv)
 
     msg_info("gateway_stopping", "sockets=%zu", sio_socket_count(g.srv));
     lws_sul_cancel(&g.tick);
+    /* Record every session's rooms and cursors, so that its client can
+     * recover on another instance or after the restart (at most 3 s). */
+    sio_foreach_socket(g.srv, close_session, &g);
+    for (int t = 0; t < 300 && pending_ops(&g) > 0; t++)
+        lws_service(g.ctx, 10);
     /* The database first (its callbacks may still look sockets up), then
      * every client is closed, then the rest. */
     pgc_free(g.listen);

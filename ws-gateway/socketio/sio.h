@@ -131,6 +131,9 @@ const char *sio_socket_peer(const sio_socket *s);
  * frees the socket: do not use it afterwards. */
 int sio_accept(sio_socket *s);
 int sio_refuse(sio_socket *s, const char *message);
+/* sio_accept() whose CONNECT reply also carries `pid`, the private session
+ * id of Socket.IO's connection state recovery (copied). */
+int sio_accept_pid(sio_socket *s, const char *pid);
 
 /* Emits event with args (array or NULL). Returns 0 or a SIO_E / EIO_E code. */
 int sio_emit(sio_socket *s, const char *event, json_object *args,

@@ -199,7 +199,7 @@ static void socket_teardown(sio_socket *s, const char *reason, int notify)
 	free(s);
 }
 
-static void socket_accept(sio_socket *s)
+static void socket_accept(sio_socket *s, const char *pid)
 {
 	sio_server *srv = s->srv;
 	json_object *o = json_object_new_object();
@@ -215,6 +215,8 @@ static void socket_accept(sio_socket *s)
 	lws_sul_cancel(&s->cl->connect_sul);
 	if (o) {
 		json_object_object_add(o, "sid", json_object_new_string(s->sid));
+		if (pid)
+			json_object_object_add(o, "pid", json_object_new_string(pid));
 		send_packet(s->cl->es, SIO_CONNECT, s->nsp->name, SIO_NO_ACK, o);
 		json_object_put(o);
 	}
@@ -235,7 +237,15 @@ int sio_accept(sio_socket *s)
 {
 	if (!s || s->state != SK_PENDING || !s->cl)
 		return SIO_EINVAL;
-	socket_accept(s);
+	socket_accept(s, NULL);
+	return 0;
+}
+
+int sio_accept_pid(sio_socket *s, const char *pid)
+{
+	if (!s || s->state != SK_PENDING || !s->cl)
+		return SIO_EINVAL;
+	socket_accept(s, pid);
 	return 0;
 }
 
@@ -429,7 +439,7 @@ static void on_connect_packet(struct sio_client *cl, sio_packet *p)
 	r = srv->h.on_connect ? srv->h.on_connect(s, p->data, &refusal, srv->user)
 			      : SIO_ACCEPT;
 	if (r == SIO_ACCEPT)
-		socket_accept(s);
+		socket_accept(s, NULL);
 	else if (r == SIO_REFUSE)
 		socket_refuse(s, refusal);
 	/* SIO_PENDING: the application calls sio_accept()/sio_refuse() */
