@@ -82,10 +82,10 @@ static int ensure_connected(struct msg_db *db)
     return 0;
 }
 
-int msg_db_call(struct msg_db *db, enum msg_op op, const char *const *params,
-                struct msg_reply *out, struct msg_error *err)
+int msg_db_exec(struct msg_db *db, enum msg_op op, const char *const *params, PGresult **res,
+                struct msg_error *err)
 {
-    memset(out, 0, sizeof *out);
+    *res = NULL;
     for (int attempt = 0; attempt < 2; attempt++) {
         if (ensure_connected(db) < 0) {
             *err = msg_error_make(MSG_UNAVAILABLE, "The database is unavailable");
@@ -93,20 +93,17 @@ int msg_db_call(struct msg_db *db, enum msg_op op, const char *const *params,
         }
         PGresult *r = PQexecPrepared(db->conn, msg_ops[op].name, msg_ops[op].nparams, params,
                                      NULL, NULL, 0);
-        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQnfields(r) == 2 &&
-            !PQgetisnull(r, 0, 0) && !PQgetisnull(r, 0, 1)) {
-            out->res = r;
-            out->status = atoi(PQgetvalue(r, 0, 0));
-            out->body = PQgetvalue(r, 0, 1);
-            out->len = PQgetlength(r, 0, 1);
+        if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+            *res = r;
             return 0;
         }
         const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
         int bad = PQstatus(db->conn) != CONNECTION_OK;
         msg_err("db_call_failed", "op=%s sqlstate=%s connection=%s", msg_ops[op].name,
                 state ? state : "-", bad ? "lost" : "ok");
+        int input_error = state && strncmp(state, "22", 2) == 0;
         PQclear(r);
-        if (state && (strcmp(state, "22021") == 0 || strncmp(state, "22", 2) == 0)) {
+        if (input_error) {
             /* Data exceptions (bad encoding, out of range) come from input. */
             *err = msg_error_make(MSG_INVALID_REQUEST, "Invalid request");
             return -1;
@@ -123,6 +120,26 @@ int msg_db_call(struct msg_db *db, enum msg_op op, const char *const *params,
     }
     *err = msg_error_make(MSG_UNAVAILABLE, "The database is unavailable");
     return -1;
+}
+
+int msg_db_call(struct msg_db *db, enum msg_op op, const char *const *params,
+                struct msg_reply *out, struct msg_error *err)
+{
+    memset(out, 0, sizeof *out);
+    PGresult *r;
+    if (msg_db_exec(db, op, params, &r, err) < 0)
+        return -1;
+    if (PQntuples(r) != 1 || PQnfields(r) != 2 || PQgetisnull(r, 0, 0) || PQgetisnull(r, 0, 1)) {
+        msg_err("db_reply_malformed", "op=%s", msg_ops[op].name);
+        PQclear(r);
+        *err = msg_error_make(MSG_INTERNAL, "Internal error");
+        return -1;
+    }
+    out->res = r;
+    out->status = atoi(PQgetvalue(r, 0, 0));
+    out->body = PQgetvalue(r, 0, 1);
+    out->len = PQgetlength(r, 0, 1);
+    return 0;
 }
 
 void msg_reply_clear(struct msg_reply *r)

@@ -33,6 +33,11 @@ int msg_db_call(struct msg_db *db, enum msg_op op, const char *const *params,
                 struct msg_reply *out, struct msg_error *err);
 void msg_reply_clear(struct msg_reply *r);
 
+/* Runs op and gives its whole result (PGRES_TUPLES_OK) in *res, which the
+ * caller clears; -1 with *err otherwise. Same reconnection rules. */
+int msg_db_exec(struct msg_db *db, enum msg_op op, const char *const *params, PGresult **res,
+                struct msg_error *err);
+
 /* Sends NOTIFY channel, payload on its own (a doorbell); best effort. */
 int msg_db_notify(struct msg_db *db, const char *channel, const char *payload);
 

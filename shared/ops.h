@@ -12,6 +12,7 @@ enum msg_op {
     MSG_OP_GET_CONVERSATION,    /* user, role, conversation */
     MSG_OP_SEND_MESSAGE,        /* user, role, conversation, content, client id, max length, notify */
     MSG_OP_LIST_MESSAGES,       /* user, role, conversation, limit, before, after */
+    MSG_OP_LIST_MESSAGE_ROWS,   /* the same, as rows for shared/msgjson.c */
     MSG_OP_MARK_READ,           /* user, role, conversation, notify */
     MSG_OP_UNREAD_COUNT,        /* user, role */
     MSG_OP_SEARCH_USERS,        /* user, role, q, limit */

@@ -12,7 +12,7 @@ import {
   closeDb, countMessages, createConversation, createDoctor, createPatient, link, pairWithConversation, q,
 } from '../lib/fixtures.mjs';
 import {
-  ENDPOINTS, QUIET_MS, TRANSPORT_NAMES, assertAckError, assertErrorEvent, closeAll, connect, connectJoined,
+  ENDPOINTS, QUIET_MS, TRANSPORT_NAMES, assertErrorEvent, closeAll, connect, connectJoined,
   expectRefusal, sleep, WS_URL, WS_URL2,
 } from '../lib/sio.mjs';
 

@@ -363,16 +363,25 @@ export function rssKiB(pid) {
  * reports like the others). Returns {port, url, proc, exited (promise of
  * {code, signal}), stop()}.
  */
+// Gateways started here, killed at exit whatever happens to the test process.
+const started = new Set();
+process.once('exit', () => {
+  for (const p of started) {
+    try { p.kill('SIGKILL'); } catch { /* gone */ }
+  }
+});
+
 export async function startGateway(port, { readyMs = 10000 } = {}) {
   const bin = requireEnv('MSG_GATEWAY_BIN');
   const logPath = `${requireEnv('MSG_VAR')}/log/gateway-extra-${port}.log`;
   const fd = openSync(logPath, 'a');
   const proc = spawn(bin, ['--port', String(port)], { stdio: ['ignore', fd, fd], env: process.env });
   closeSync(fd);
+  started.add(proc);
   let exitInfo = null;
   const exited = new Promise((resolve) => {
-    proc.on('exit', (code, signal) => { exitInfo = { code, signal }; resolve(exitInfo); });
-    proc.on('error', (err) => { exitInfo = { code: -1, signal: null, err }; resolve(exitInfo); });
+    proc.on('exit', (code, signal) => { started.delete(proc); exitInfo = { code, signal }; resolve(exitInfo); });
+    proc.on('error', (err) => { started.delete(proc); exitInfo = { code: -1, signal: null, err }; resolve(exitInfo); });
   });
   const url = `http://127.0.0.1:${port}`;
   const gw = {
