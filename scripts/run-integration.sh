@@ -12,8 +12,10 @@ BUILD=$(cd "${1:?usage: run-integration.sh BUILD_DIR}" && pwd -P)
 RESULTS=$ROOT/build/test-results
 mkdir -p "$RESULTS"
 
-export MESSAGING_VAR=$BUILD/test-var
-rm -rf "$MESSAGING_VAR"; mkdir -p "$MESSAGING_VAR/log"
+# A folder of this run's own: two runs at once must not share a stack.
+mkdir -p "$BUILD"
+export MESSAGING_VAR=$(mktemp -d "$BUILD/test-var.XXXXXX")
+chmod 755 "$MESSAGING_VAR"; mkdir -p "$MESSAGING_VAR/log"
 read -r HTTP_PORT WS_PORT < <(scripts/free-ports.sh 2)
 export MESSAGING_HTTP_PORT=$HTTP_PORT MESSAGING_WS_PORT=$WS_PORT
 export MESSAGING_PG_PORT=$((20000 + RANDOM % 20000))
@@ -79,4 +81,6 @@ if ls "$MESSAGING_VAR"/log/asan.* "$MESSAGING_VAR"/log/ubsan.* >/dev/null 2>&1 |
   rc=1; f=$(( ${f:-0} + 1 ))
 fi
 echo "integration: ${p:-0} passed, ${f:-1} failed" | tee "$RESULTS/integration.txt"
+# The logs stay for a failed run; a passed run leaves nothing behind.
+[ "$rc" = 0 ] && rm -rf "$MESSAGING_VAR" || echo "integration: logs in $MESSAGING_VAR/log" >&2
 exit $rc

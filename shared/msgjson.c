@@ -27,7 +27,11 @@ int msg_page_json(const PGresult *res, int *status, struct sbuf *out)
     *status = atoi(PQgetvalue(res, 0, F_STATUS));
     const char *head = PQgetvalue(res, 0, F_BODY);
     if (*status != 200) {
-        sbuf_puts(out, head);
+        /* 401 with the reason the rule gave, or 404. */
+        sbuf_printf(out, "{\"error\":{\"code\":\"%s\",\"message\":", *status == 401 ? "unauthorized" : "not_found");
+        const char *why = *status == 401 && !PQgetisnull(res, 0, F_BODY) ? head : "Conversation not found";
+        sbuf_json_string(out, why, strlen(why));
+        sbuf_puts(out, "}}");
         return sbuf_ok(out) ? 0 : -1;
     }
     sbuf_puts(out, "{\"messages\":[");

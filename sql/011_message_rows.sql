@@ -67,3 +67,29 @@ BEGIN
           (extract(epoch FROM r.sent_at) * 1000000)::bigint, r.is_read, r.client_id
      FROM rows r ORDER BY r.id);
 END $$;
+
+-- Whether p_user takes part in conversation p_conv (inlined into callers).
+CREATE OR REPLACE FUNCTION messaging.is_participant(p_conv bigint, p_user integer)
+RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT EXISTS (SELECT 1 FROM public.conversations c
+                  WHERE c.id = p_conv AND (c.patient_id = p_user OR c.doctor_id = p_user))
+$$;
+
+-- The authentication rule (API.md section 1) as a scalar, for statements
+-- that cannot afford a composite reply: NULL when the caller is accepted,
+-- else why not. auth_error() is written on top of it.
+CREATE OR REPLACE FUNCTION messaging.auth_status(p_found_role text, p_token_role text)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE
+    WHEN p_found_role IS NULL THEN 'Unknown user'
+    WHEN p_token_role IS NOT NULL AND p_token_role IS DISTINCT FROM p_found_role
+      THEN 'Token role does not match the user'
+  END
+$$;
+
+CREATE OR REPLACE FUNCTION messaging.auth_error(p_found_role text, p_token_role text)
+RETURNS messaging.reply
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN m IS NOT NULL THEN messaging.fail(401, 'unauthorized', m) END
+    FROM (SELECT messaging.auth_status(p_found_role, p_token_role) AS m) s
+$$;

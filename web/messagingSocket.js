@@ -439,7 +439,11 @@ export class MessagingSocket {
     // Recovered: the server kept this socket's rooms (same id) and replays
     // what was missed. Otherwise every room is joined again and caught up.
     const recovered = reconnect && socket.recovered === true;
-    if (!recovered) for (const room of this._rooms.values()) room.joinedSid = null;
+    for (const room of this._rooms.values()) {
+      // Rooms joined on the lost connection are back only when recovered;
+      // rooms asked for while offline are joined now either way.
+      room.joinedSid = recovered && room.joinedSid !== null ? socket.id : null;
+    }
     // Typing state does not survive a reconnection.
     for (const t of this._typing.values()) t.active = false;
     const syncs = [...this._rooms.values()].map((room) => this._joinAndSync(room).catch(() => {}));

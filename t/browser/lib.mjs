@@ -99,15 +99,15 @@ export async function waitExit(pid, ms = 10000) {
 }
 
 /**
- * Starts `$MSG_GATEWAY_BIN --port PORT` with the stack's environment and
+ * Starts `$MSG_GATEWAY_BIN --port PORT` with the stack's environment (plus env) and
  * records its PID in MSG_VAR/run/gateway-restarted.pid (so that the stack's
  * stop would end it too); resolves once /health answers 200.
  */
-export async function startGateway(port) {
+export async function startGateway(port, env = {}) {
   const bin = requireEnv('MSG_GATEWAY_BIN');
   const logPath = `${VAR()}/log/gateway-restarted.log`;
   const fd = openSync(logPath, 'a');
-  const proc = spawn(bin, ['--port', String(port)], { stdio: ['ignore', fd, fd], env: process.env });
+  const proc = spawn(bin, ['--port', String(port)], { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
   closeSync(fd);
   writeFileSync(`${VAR()}/run/gateway-restarted.pid`, `${proc.pid}\n`);
   let exit = null;

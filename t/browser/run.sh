@@ -14,9 +14,9 @@
 # playwright-core never downloads a browser. Screenshots: build/browser-shots/.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd -P)
+BUILD=$(cd "${1:?usage: t/browser/run.sh BUILD_DIR [--serve | FILE...]}" && pwd -P) || exit 1
 ROOT=$(cd "$HERE/../.." && pwd -P)
 cd "$ROOT"
-BUILD=$(cd "${1:?usage: t/browser/run.sh BUILD_DIR [--serve | FILE...]}" && pwd -P)
 shift
 RESULTS=$ROOT/build/test-results
 SHOTS=$ROOT/build/browser-shots
@@ -26,14 +26,18 @@ result() { echo "browser: $1 passed, $2 failed" | tee "$RESULTS/browser.txt"; }
 fail_setup() { echo "browser: $*" >&2; result 0 1; exit 1; }
 
 # ---- what the tests need: Chromium, playwright-core, the npm packages of t/
+# (and a colour emoji font, so that the screenshots show emoji as typed).
 CHROMIUM=${MSG_CHROMIUM:-/usr/bin/chromium}
-if [ ! -x "$CHROMIUM" ]; then
-  echo "browser: installing Debian's chromium" >&2
+want=()
+[ -x "$CHROMIUM" ] || want+=(chromium)
+dpkg-query -W -f='${Status}' fonts-noto-color-emoji 2>/dev/null | grep -q "install ok installed" || want+=(fonts-noto-color-emoji)
+if [ "${#want[@]}" -gt 0 ]; then
+  echo "browser: installing ${want[*]} (Debian packages)" >&2
   SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
   export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get install -y -qq --no-install-recommends chromium </dev/null >&2 ||
-    { $SUDO apt-get update -qq </dev/null && $SUDO apt-get install -y -qq --no-install-recommends chromium </dev/null >&2; } ||
-    fail_setup "could not install chromium"
+  $SUDO apt-get install -y -qq --no-install-recommends "${want[@]}" </dev/null >&2 ||
+    { $SUDO apt-get update -qq </dev/null && $SUDO apt-get install -y -qq --no-install-recommends "${want[@]}" </dev/null >&2; } ||
+    [ -x "$CHROMIUM" ] || fail_setup "could not install chromium"
 fi
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 if [ ! -d "$HERE/node_modules/playwright-core" ] || [ "$HERE/package-lock.json" -nt "$HERE/node_modules/.package-lock.json" ]; then
@@ -86,7 +90,7 @@ if [ "${1:-}" = --serve ]; then
   psql -X -At -F ' ' -d "$DB_URL" -c "SELECT id, role, first_name || ' ' || last_name FROM users ORDER BY id" |
     while read -r id role name; do printf '  %s %-8s %-20s %s\n' "$id" "$role" "$name" "$("$BUILD/shared/msg-token" "$id")"; done
   echo "browser: Ctrl-C stops it"
-  while sleep 3600; do :; done
+  while :; do sleep 3600 & wait $!; done
 fi
 
 files=("$@")

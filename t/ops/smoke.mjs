@@ -18,6 +18,8 @@ import pg from 'pg';
 import { io } from 'socket.io-client';
 
 const [NAME, BASE] = process.argv.slice(2);
+// A check that fails first leaves its other waits to time out unobserved.
+process.on('unhandledRejection', () => {});
 const SECRET = process.env.MSG_JWT_SECRET;
 const GATEWAYS = (process.env.MSG_GATEWAYS || '').split(/\s+/).filter(Boolean);
 let passed = 0, failed = 0;
@@ -58,7 +60,15 @@ async function http(method, path, { tok, body, raw, headers = {} } = {}) {
 
 function client(tok, opts = {}) {
   // withCredentials: the Node client keeps cookies (the balancer's route).
-  return io(BASE, { auth: { token: tok }, reconnection: false, timeout: 5000, withCredentials: true, ...opts });
+  const sock = io(BASE, { auth: { token: tok }, reconnection: false, timeout: 5000, withCredentials: true, ...opts });
+  // Listening from the start: connection_established follows the CONNECT at once.
+  sock.ready = new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('no connection_established within 5000 ms')), 5000);
+    sock.once('connection_established', (d) => { clearTimeout(t); resolve(d); });
+    sock.once('connect_error', (e) => { clearTimeout(t); reject(new Error(`connect_error: ${e.message}`)); });
+  });
+  sock.ready.catch(() => {});
+  return sock;
 }
 function once(sock, ev, ms = 5000, pred = () => true) {
   return new Promise((resolve, reject) => {
@@ -67,14 +77,7 @@ function once(sock, ev, ms = 5000, pred = () => true) {
     sock.on(ev, h);
   });
 }
-async function connected(sock) {
-  const est = once(sock, 'connection_established');
-  await new Promise((resolve, reject) => {
-    sock.once('connect', resolve);
-    sock.once('connect_error', (e) => reject(new Error(`connect_error: ${e.message}`)));
-  });
-  return est;
-}
+const connected = (sock) => sock.ready;
 const ack = (sock, ev, data) => sock.timeout(5000).emitWithAck(ev, data);
 
 const db = new pg.Client({ connectionString: process.env.MSG_DB_URL, application_name: 'ops-smoke' });

@@ -1,0 +1,361 @@
+#!/usr/bin/env bash
+# The operator's tests (make test-ops): the systemd units (systemd-analyze
+# verify), the nginx and Apache sites of conf/ (configuration check, then REST
+# and Socket.IO smoke tests through each, rendered for loopback with a test
+# certificate: WebSocket and polling, two gateway instances, sticky polling),
+# reloads under traffic (SIGHUP), msgctl, and `make install` into a
+# staging folder.
+#
+#   t/ops/run.sh BUILD_DIR        (e.g. build/san)
+#
+# Writes build/test-results/ops.txt ("ops: N passed, M failed"); exits 1 on
+# any failure. Apache is installed from Debian when missing (its service is
+# not started: policy-rc.d).
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd -P)
+cd "$ROOT"
+BUILD=$(cd "${1:?usage: t/ops/run.sh BUILD_DIR}" && pwd -P)
+RESULTS=$ROOT/build/test-results
+mkdir -p "$RESULTS"
+T=$BUILD/ops
+rm -rf "$T"; mkdir -p "$T/log"
+LOG=$T/log/ops.log
+: >"$LOG"
+START=$(date +%s)
+
+PASS=0 FAIL=0 SKIP=0
+pass() { PASS=$((PASS + 1)); echo "ok - $1"; }
+fail() { FAIL=$((FAIL + 1)); echo "not ok - $1"; [ -z "${2:-}" ] || printf '%s\n' "$2" | head -n 25 | sed 's/^/    /'; }
+skip() { SKIP=$((SKIP + 1)); echo "skip - $1"; }
+# check NAME CMD...: passes when CMD exits 0; its output is shown on failure.
+check() {
+  local name=$1 out; shift
+  if out=$("$@" 2>&1); then pass "$name"; else fail "$name" "$out"; fi
+  printf '== %s\n%s\n' "$name" "$out" >>"$LOG"
+}
+# expect_rc CODE NAME CMD...: passes when CMD exits with CODE.
+expect_rc() {
+  local want=$1 name=$2 out rc; shift 2
+  out=$("$@" 2>&1); rc=$?
+  printf '== %s (rc %s)\n%s\n' "$name" "$rc" "$out" >>"$LOG"
+  if [ "$rc" = "$want" ]; then pass "$name"; else fail "$name" "exit $rc, expected $want: $out"; fi
+}
+
+PIDS=()
+cleanup() {
+  local p kids
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  # The gateways go too: Apache's children let go of their tunnels sooner.
+  MESSAGING_VAR=$T/var scripts/stack.sh stop >/dev/null 2>&1
+  for p in "${PIDS[@]}"; do
+    for _ in $(seq 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$p" 2>/dev/null; then
+      kids=$(ps -o pid= --ppid "$p" 2>/dev/null)
+      kill -KILL "$p" $kids 2>/dev/null
+    fi
+  done
+  PIDS=()
+  [ -z "${STAGE:-}" ] || rm -rf "$STAGE"
+}
+trap cleanup EXIT
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_install() { # PACKAGE...: from Debian, without starting services
+  local made=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+    as_root chmod 755 /usr/sbin/policy-rc.d; made=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" </dev/null >>"$LOG" 2>&1 ||
+    { as_root apt-get update -qq </dev/null >>"$LOG" 2>&1 &&
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" </dev/null >>"$LOG" 2>&1; }
+  local rc=$?
+  [ "$made" = 0 ] || as_root rm -f /usr/sbin/policy-rc.d
+  return $rc
+}
+command -v systemd-analyze >/dev/null || apt_install systemd
+[ -x /usr/sbin/apache2 ] || apt_install apache2
+
+# ------------------------------------------------------------------ systemd
+echo "# systemd units"
+U=$T/systemd; mkdir -p "$U"
+for f in conf/systemd/*.socket conf/systemd/*.service conf/systemd/*.target; do
+  sed -e "s|/usr/local/bin/messaging-api|$BUILD/fcgi-api/messaging-api|" \
+      -e "s|/usr/local/bin/messaging-gateway|$BUILD/ws-gateway/messaging-gateway|" "$f" >"$U/${f##*/}"
+done
+cp "$U/messaging-gateway@.service" "$U/messaging-gateway@5001.service"
+verify_units() {
+  local out
+  out=$(cd "$U" && systemd-analyze verify --man=no ./messaging-api.socket ./messaging-api.service \
+        ./messaging-gateway@5001.service ./messaging-gateway.target 2>&1) || { echo "$out"; return 1; }
+  # Unknown keys and bad values are only warnings: any output fails.
+  [ -z "$out" ] || { echo "$out"; return 1; }
+}
+check "systemd-analyze verify: messaging-api.socket, messaging-api.service, messaging-gateway@.service" verify_units
+hardened() {
+  local f k bad=""
+  for f in conf/systemd/messaging-api.service conf/systemd/messaging-gateway@.service; do
+    for k in '^User=messaging$' '^NoNewPrivileges=yes$' '^ProtectSystem=strict$' '^PrivateTmp=yes$' \
+             '^RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6$' '^SystemCallFilter=@system-service$' \
+             '^Restart=on-failure$' '^KillSignal=SIGTERM$' '^TimeoutStopSec=' '^ExecReload=/bin/kill -HUP \$MAINPID$' \
+             '^CapabilityBoundingSet=$'; do
+      grep -Eq "$k" "$f" || bad+="$f lacks $k"$'\n'
+    done
+  done
+  grep -q '^StandardInput=socket$' conf/systemd/messaging-api.service || bad+="messaging-api.service: the socket must be fd 0"$'\n'
+  grep -q '^StandardOutput=journal$' conf/systemd/messaging-api.service || bad+="messaging-api.service: stdout must not be the socket"$'\n'
+  [ -z "$bad" ] || { printf '%s' "$bad"; return 1; }
+}
+check "units are hardened, restart on failure, stop gracefully, reload with SIGHUP" hardened
+
+# ------------------------------------------------------------------ the stack
+echo "# stack: PostgreSQL, API, two gateways"
+read -r HTTP_PORT WS_PORT AP_PORT NG_PORT < <(scripts/free-ports.sh 4)
+export MESSAGING_VAR=$T/var MESSAGING_HTTP_PORT=$HTTP_PORT MESSAGING_WS_PORT=$WS_PORT
+export MESSAGING_PG_PORT=$((20000 + RANDOM % 20000))
+export MESSAGING_BIN_DIR=$BUILD MESSAGING_SEED=0 MESSAGING_GATEWAYS=2
+export MESSAGING_JWT_SECRET=$(openssl rand -hex 32)
+mkdir -p "$MESSAGING_VAR/log"
+export MESSAGING_CONFIG=$MESSAGING_VAR/test.conf
+printf 'api_workers = 3\nlog_level = warn\nws_cors_origins = *\n' >"$MESSAGING_CONFIG"
+export ASAN_OPTIONS="detect_leaks=1:log_path=$MESSAGING_VAR/log/asan:abort_on_error=0"
+export UBSAN_OPTIONS="print_stacktrace=1:log_path=$MESSAGING_VAR/log/ubsan"
+export LSAN_OPTIONS="suppressions=$ROOT/t/lsan.supp:print_suppressions=0"
+RUN=$MESSAGING_VAR/run
+if ! scripts/stack.sh start >"$T/log/stack-start.log" 2>&1; then
+  fail "the stack starts (scripts/stack.sh start)" "$(tail -n 20 "$T/log/stack-start.log")"
+  echo "ops: $PASS passed, $FAIL failed" | tee "$RESULTS/ops.txt"
+  exit 1
+fi
+DB_URL=$(scripts/pg.sh url "$MESSAGING_VAR/pg" "$MESSAGING_PG_PORT")
+export MSG_DB_URL=$DB_URL MSG_JWT_SECRET=$MESSAGING_JWT_SECRET
+export MSG_GATEWAYS="http://127.0.0.1:$WS_PORT http://127.0.0.1:$((WS_PORT + 1))"
+API_PID=$(cat "$RUN/api.pid")
+GW_PIDS="$(cat "$RUN/gateway-0.pid") $(cat "$RUN/gateway-1.pid")"
+
+# A test certificate for 127.0.0.1, made now.
+CERT=$T/tls; mkdir -p "$CERT"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=127.0.0.1 \
+  -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" -keyout "$CERT/key.pem" -out "$CERT/cert.pem" >>"$LOG" 2>&1
+export NODE_EXTRA_CA_CERTS=$CERT/cert.pem
+WEB_FILE=$(cd web 2>/dev/null && find . -type f -name '*.*' ! -name '.*' | sed 's|^\./||' | sort | head -n 1)
+export OPS_WEB_FILE=$WEB_FILE OPS_CONFIG=$MESSAGING_CONFIG
+
+# Placeholders of the real-host sites, for this machine.
+site_sed=(-e "s|unix:/run/messaging/api.sock|unix:$RUN/api.sock|g"
+          -e "s|127.0.0.1:5001|127.0.0.1:$WS_PORT|g" -e "s|127.0.0.1:5002|127.0.0.1:$((WS_PORT + 1))|g"
+          -e "s|/etc/letsencrypt/live/messaging.example.org/fullchain.pem|$CERT/cert.pem|g"
+          -e "s|/etc/letsencrypt/live/messaging.example.org/privkey.pem|$CERT/key.pem|g"
+          -e "s|/usr/local/share/messaging/web|$ROOT/web|g"
+          -e "s|/usr/local/share/messaging/conf/apache/errors|$ROOT/conf/apache/errors|g")
+
+launch() { # NAME CMD...: in the background, recorded for cleanup
+  local name=$1; shift
+  setsid "$@" >>"$T/log/$name.log" 2>&1 </dev/null &
+  PIDS+=($!)
+}
+wait_url() { # URL: answers within 10 s
+  for _ in $(seq 100); do curl -sk -o /dev/null -m 1 "$1" && return 0; sleep 0.1; done
+  return 1
+}
+
+# ------------------------------------------------------------------ Apache
+echo "# Apache (conf/apache/messaging.conf)"
+A=$T/apache; mkdir -p "$A/run" "$A/logs"
+sed "${site_sed[@]}" -e "s|<VirtualHost \*:80>|<VirtualHost 127.0.0.1:$AP_PORT>|" \
+    -e "s|<VirtualHost \*:443>|<VirtualHost 127.0.0.1:$((AP_PORT + 1))>|" conf/apache/messaging.conf >"$A/site.conf"
+cat >"$A/envvars" <<EOT
+export APACHE_RUN_USER=www-data APACHE_RUN_GROUP=www-data
+export APACHE_PID_FILE=$A/run/apache2.pid APACHE_RUN_DIR=$A/run APACHE_LOCK_DIR=$A/run
+export APACHE_LOG_DIR=$A/logs LANG=C
+EOT
+M=/usr/lib/apache2/modules
+{
+  echo "# A private Apache for the tests: the site of conf/apache/ on loopback."
+  echo "ServerRoot \"$A\""
+  echo "ServerName 127.0.0.1"
+  echo "DefaultRuntimeDir $A/run"
+  echo "PidFile $A/run/apache2.pid"
+  echo "Mutex file:$A/run default"
+  echo "Listen 127.0.0.1:$AP_PORT"
+  echo "Listen 127.0.0.1:$((AP_PORT + 1))"
+  [ "$(id -u)" = 0 ] && printf 'User www-data\nGroup www-data\n'
+  echo "ErrorLog $A/logs/error.log"
+  echo "LogLevel warn"
+  for m in mpm_event authz_core authz_host mime dir alias headers env proxy proxy_http proxy_fcgi \
+           proxy_balancer lbmethod_byrequests slotmem_shm ssl socache_shmcb; do
+    echo "LoadModule ${m}_module $M/mod_$m.so"
+  done
+  echo "TypesConfig /etc/mime.types"
+  echo "SSLSessionCache shmcb:$A/run/ssl_scache(512000)"
+  echo "LogFormat \"%h %l %u %t \\\"%r\\\" %>s %O\" combined"
+  echo "StartServers 1"
+  echo "Include $A/site.conf"
+} >"$A/apache2.conf"
+check "apache2ctl configtest (the site rendered for loopback)" env APACHE_CONFDIR="$A" apache2ctl configtest
+( set -a; . "$A/envvars"; exec setsid /usr/sbin/apache2 -d "$A" -f "$A/apache2.conf" -DFOREGROUND ) >>"$T/log/apache.log" 2>&1 </dev/null &
+PIDS+=($!)
+if wait_url "https://127.0.0.1:$((AP_PORT + 1))/api/health"; then
+  pass "Apache starts with the site"
+  redirect() {
+    local h; h=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "http://127.0.0.1:$AP_PORT/api/health")
+    [ "$h" = "301 https://messaging.example.org/api/health" ] || { echo "got: $h"; return 1; }
+  }
+  check "Apache: port 80 redirects to https" redirect
+  out=$(OPS_EXPECT_BOTH=1 OPS_API_PID=$API_PID node t/ops/smoke.mjs apache "https://127.0.0.1:$((AP_PORT + 1))" 2>&1)
+  printf '%s\n' "$out" | tee -a "$LOG" | grep -E '^(ok|not ok) ' | sed 's/^/  /'
+  p=$(sed -n 's/^smoke apache: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' <<<"$out")
+  f=$(sed -n 's/^smoke apache: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' <<<"$out")
+  [ -n "$p" ] || { f=1; p=0; printf '%s\n' "$out" | tail -n 15; }
+  PASS=$((PASS + p)); FAIL=$((FAIL + f))
+else
+  fail "Apache starts with the site" "$(tail -n 20 "$A/logs/error.log" "$T/log/apache.log" 2>/dev/null)"
+fi
+
+# ------------------------------------------------------------------ nginx
+echo "# nginx (conf/nginx/messaging.conf)"
+N=$T/nginx; mkdir -p "$N/tmp" "$N/logs"
+sed "${site_sed[@]}" -e "s|listen 80;|listen 127.0.0.1:$NG_PORT;|" -e '/listen \[::\]:/d' \
+    -e "s|listen 443 ssl|listen 127.0.0.1:$((NG_PORT + 1)) ssl|" conf/nginx/messaging.conf >"$N/site.conf"
+{
+  [ "$(id -u)" = 0 ] && echo "user root;"
+  echo "daemon off; worker_processes 1; pid $N/nginx.pid; error_log $N/logs/error.log warn;"
+  echo "events { worker_connections 1024; }"
+  echo "http {"
+  echo "  include /etc/nginx/mime.types; access_log off;"
+  for t in client_body proxy fastcgi uwsgi scgi; do echo "  ${t}_temp_path $N/tmp/$t;"; done
+  echo "  include $N/site.conf;"
+  echo "}"
+} >"$N/nginx.conf"
+check "nginx -t (the real-host site rendered for loopback)" /usr/sbin/nginx -t -p "$N" -c "$N/nginx.conf"
+launch nginx /usr/sbin/nginx -p "$N" -c "$N/nginx.conf"
+if wait_url "https://127.0.0.1:$((NG_PORT + 1))/api/health"; then
+  pass "nginx starts with the site"
+  out=$(OPS_API_PID=$API_PID node t/ops/smoke.mjs nginx "https://127.0.0.1:$((NG_PORT + 1))" 2>&1)
+  printf '%s\n' "$out" | tee -a "$LOG" | grep -E '^(ok|not ok) ' | sed 's/^/  /'
+  p=$(sed -n 's/^smoke nginx: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' <<<"$out")
+  f=$(sed -n 's/^smoke nginx: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' <<<"$out")
+  [ -n "$p" ] || { f=1; p=0; printf '%s\n' "$out" | tail -n 15; }
+  PASS=$((PASS + p)); FAIL=$((FAIL + f))
+else
+  fail "nginx starts with the site" "$(tail -n 20 "$N/logs/error.log" "$T/log/nginx.log" 2>/dev/null)"
+fi
+
+# ------------------------------------------------------------------ gateway reload
+echo "# gateway SIGHUP"
+if "$BUILD/ws-gateway/messaging-gateway" --help 2>&1 | grep -q SIGHUP; then
+  printf 'log_level = info\n' >>"$MESSAGING_CONFIG"
+  out=$(OPS_GATEWAY_PIDS=$GW_PIDS node t/ops/smoke.mjs gateway-reload "https://127.0.0.1:$((AP_PORT + 1))" 2>&1)
+  printf '%s\n' "$out" >>"$LOG"
+  if grep -q '^ok - gateway-reload: gateway SIGHUP' <<<"$out"; then pass "gateway SIGHUP keeps its clients (through Apache)"
+  else fail "gateway SIGHUP keeps its clients (through Apache)" "$(grep -E '^not ok|^smoke' <<<"$out")"; fi
+else
+  skip "gateway SIGHUP keeps its clients (messaging-gateway --help does not mention SIGHUP yet)"
+fi
+
+# ------------------------------------------------------------------ msgctl
+echo "# msgctl"
+APIURL="https://127.0.0.1:$((AP_PORT + 1))"
+OPS_T=$T OPS_API_URL=$APIURL OPS_BUILD=$BUILD t/ops/msgctl.sh >"$T/log/msgctl.log" 2>&1
+while IFS= read -r line; do
+  case "$line" in
+    "ok - "*) PASS=$((PASS + 1)); echo "$line" ;;
+    "not ok - "*) FAIL=$((FAIL + 1)); echo "$line" ;;
+    "    "*) echo "$line" ;;
+  esac
+done <"$T/log/msgctl.log"
+grep -q '^msgctl tests done$' "$T/log/msgctl.log" || fail "msgctl tests ran to the end" "$(tail -n 10 "$T/log/msgctl.log")"
+
+# ------------------------------------------------------------------ API down
+echo "# the API stopped: the web servers answer 503 in JSON"
+kill -TERM "$API_PID" 2>/dev/null
+for _ in $(seq 100); do kill -0 "$API_PID" 2>/dev/null || break; sleep 0.1; done
+api_down() { # URL
+  local body code
+  body=$(curl -sk -w '\n%{http_code}' "$1/api/health"); code=${body##*$'\n'}; body=${body%$'\n'*}
+  [ "$code" = 503 ] && grep -q '"code":"unavailable"' <<<"$body" || { echo "got $code: $body"; return 1; }
+}
+check "Apache: API down gives 503 with the JSON error" api_down "https://127.0.0.1:$((AP_PORT + 1))"
+check "nginx: API down gives 503 with the JSON error" api_down "https://127.0.0.1:$((NG_PORT + 1))"
+
+# ------------------------------------------------------------------ make install
+echo "# make install"
+# Outside build/: the top Makefile includes every build/**/*.d it finds, and
+# an installed tree has folders named like that (sysusers.d).
+STAGE=$(mktemp -d "${TMPDIR:-/tmp}/messaging-ops-install.XXXXXX")
+ST=$STAGE/stage
+install_run() { # DESTDIR PREFIX
+  env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$ROOT" --no-print-directory install VARIANT=release \
+    DESTDIR="$1" PREFIX="$2"
+}
+check "make install DESTDIR=... PREFIX=/usr/local" install_run "$ST" /usr/local
+installed() {
+  local d=$ST/usr/local bad="" f
+  for f in bin/messaging-api bin/messaging-gateway bin/msg-token bin/msgctl share/messaging/scripts/migrate.sh; do
+    [ -x "$d/$f" ] || bad+="missing or not executable: $f"$'\n'
+  done
+  for f in sql/*.sql; do [ -f "$d/share/messaging/$f" ] || bad+="missing: share/messaging/$f"$'\n'; done
+  for f in share/messaging/conf/messaging.conf share/messaging/conf/nginx/messaging.conf \
+           share/messaging/conf/apache/messaging.conf share/messaging/conf/apache/errors/unavailable.json \
+           share/man/man1/messaging-api.1 share/man/man1/messaging-gateway.1 share/man/man1/msgctl.1 \
+           share/doc/messaging/operations.md lib/systemd/system/messaging-api.socket \
+           lib/systemd/system/messaging-api.service lib/systemd/system/messaging-gateway@.service \
+           lib/sysusers.d/messaging.conf; do
+    [ -f "$d/$f" ] || bad+="missing: $f"$'\n'
+  done
+  [ -z "$WEB_FILE" ] || cmp -s "web/$WEB_FILE" "$d/share/messaging/web/$WEB_FILE" || bad+="web/ not copied"$'\n'
+  [ "$(stat -c %a "$ST/etc/messaging/messaging.conf" 2>/dev/null)" = 640 ] || bad+="etc/messaging/messaging.conf missing or not 0640"$'\n'
+  "$d/bin/msgctl" --help >/dev/null || bad+="installed msgctl --help fails"$'\n'
+  grep -q '^MSGCTL_SYSCONFDIR=/etc$' "$d/bin/msgctl" || bad+="msgctl: SYSCONFDIR not set"$'\n'
+  [ -z "$bad" ] || { printf '%s' "$bad"; return 1; }
+}
+check "the staged tree holds the programs, sql/, the web files, conf examples, units and man pages" installed
+keep_conf() {
+  echo "# edited" >>"$ST/etc/messaging/messaging.conf"
+  install_run "$ST" /usr/local >/dev/null || return 1
+  tail -n 1 "$ST/etc/messaging/messaging.conf" | grep -q '^# edited$' || { echo "the live configuration was overwritten"; return 1; }
+}
+check "make install again keeps the administrator's /etc/messaging/messaging.conf" keep_conf
+prefixed() {
+  install_run "$STAGE/stage2" /opt/messaging >/dev/null || return 1
+  local u=$STAGE/stage2/opt/messaging/lib/systemd/system
+  grep -q '^ExecStart=/opt/messaging/bin/messaging-api ' "$u/messaging-api.service" &&
+  grep -q '^ExecStart=/opt/messaging/bin/messaging-gateway ' "$u/messaging-gateway@.service" &&
+  grep -q '/opt/messaging/share/messaging/web' "$STAGE/stage2/opt/messaging/share/messaging/conf/apache/messaging.conf" &&
+  grep -q 'root /opt/messaging/share/messaging/web;' "$STAGE/stage2/opt/messaging/share/messaging/conf/nginx/messaging.conf" ||
+    { echo "PREFIX not applied to the installed units or sites"; return 1; }
+}
+check "PREFIX=/opt/messaging is written into the installed units and sites" prefixed
+installed_msgctl() { # the installed msgctl finds its migrations
+  psql -X -q -d "$DB_URL" -c 'CREATE DATABASE ops_installed' >/dev/null || return 1
+  local url=${DB_URL/\/messaging\?//ops_installed?} rc
+  "$ST/usr/local/bin/msgctl" --database "$url" migrations --check >/dev/null; rc=$?
+  [ $rc = 7 ] || { echo "migrations --check on an empty database: exit $rc, expected 7"; return 1; }
+  "$ST/usr/local/bin/msgctl" --database "$url" -q migrate || return 1
+  "$ST/usr/local/bin/msgctl" --database "$url" migrations --check >/dev/null || { echo "still pending after migrate"; return 1; }
+}
+check "the installed msgctl applies the installed migrations" installed_msgctl
+manpages() {
+  local f out
+  command -v man >/dev/null || { echo "man is not installed"; return 0; }
+  for f in docs/man/*.1; do
+    out=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$f" 2>&1 >/dev/null) || { echo "$f: man failed"; return 1; }
+    [ -z "$out" ] || { echo "$f: $out"; return 1; }
+  done
+}
+check "man pages render without warnings" manpages
+
+# ------------------------------------------------------------------ end
+rm -rf "$STAGE"
+cleanup
+trap - EXIT
+san_pat='runtime error:|ERROR: AddressSanitizer|ERROR: LeakSanitizer'
+if ls "$MESSAGING_VAR"/log/asan.* "$MESSAGING_VAR"/log/ubsan.* >/dev/null 2>&1 ||
+   grep -Eq "$san_pat" "$MESSAGING_VAR"/log/api.log "$MESSAGING_VAR"/log/gateway-*.log 2>/dev/null; then
+  fail "no sanitizer reports from the servers" "$(head -n 30 "$MESSAGING_VAR"/log/asan.* "$MESSAGING_VAR"/log/ubsan.* 2>/dev/null; grep -Eh -A 8 "$san_pat" "$MESSAGING_VAR"/log/*.log 2>/dev/null | head -n 30)"
+else
+  pass "no sanitizer reports from the servers"
+fi
+echo "ops: $PASS passed, $FAIL failed$([ "$SKIP" = 0 ] || echo ", $SKIP skipped") ($(( $(date +%s) - START )) s; log in $LOG)" >&2
+echo "ops: $PASS passed, $FAIL failed" | tee "$RESULTS/ops.txt"
+[ "$FAIL" = 0 ]
