@@ -85,7 +85,7 @@ $(B)/t/unit/%: t/unit/%.c $(LIBMSG)
 -include conf/install.mk
 
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find build -type f -name '*.d' 2>/dev/null)
 
 # ---------------------------------------------------------------- run
 run: all

@@ -64,7 +64,7 @@ if [ -x t/sql/test_operations.sh ]; then
 fi
 
 # The Node tests, one file at a time (one of them restarts the database).
-node --test --test-concurrency=1 --test-reporter=spec t/integration/ 2>&1 | tee "$MESSAGING_VAR/log/node-tests.log"
+node --test --test-concurrency=1 --test-reporter=spec ${MSG_TEST_FILES:-t/integration/} 2>&1 | tee "$MESSAGING_VAR/log/node-tests.log"
 [ "${PIPESTATUS[0]}" = 0 ] || rc=1
 p=$(grep -E '^ℹ pass [0-9]+' "$MESSAGING_VAR/log/node-tests.log" | awk '{print $3}' | tail -n 1)
 f=$(grep -E '^ℹ fail [0-9]+' "$MESSAGING_VAR/log/node-tests.log" | awk '{print $3}' | tail -n 1)

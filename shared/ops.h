@@ -28,8 +28,9 @@ enum msg_op {
     MSG_OP_SESSION_OPEN,        /* pid, user, instance */
     MSG_OP_SESSION_JOIN,        /* pid, conversation */
     MSG_OP_SESSION_LEAVE,       /* pid, conversation */
-    MSG_OP_SESSION_CLOSE,       /* pid, rooms int[], cursors bigint[] */
-    MSG_OP_SESSION_RESTORE,     /* pid, user, max ms, instance -> rooms, cursors */
+    MSG_OP_SESSION_CLOSE,       /* pid, sent jsonb {conv: id}, send log bigint[] */
+    MSG_OP_SESSION_RESTORE,     /* pid, user, max ms, instance -> joined, sent, sent_log */
+    MSG_OP_SESSION_REPLAY,      /* ids bigint[], conversations int[], after bigint[], limit -> events */
     MSG_OP_GATEWAY_HEARTBEAT,   /* instance, max ms */
     MSG_OP_COUNT
 };

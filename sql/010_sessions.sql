@@ -9,7 +9,9 @@ CREATE TABLE IF NOT EXISTS messaging.sessions (
   user_id         INTEGER NOT NULL,
   instance        TEXT NOT NULL,           -- the gateway process holding it
   rooms           INTEGER[] NOT NULL DEFAULT '{}',
-  cursors         BIGINT[],                -- per room, recorded at disconnect
+  joined          JSONB NOT NULL DEFAULT '{}', -- room -> its newest event id when joined
+  sent            JSONB,                   -- room -> last event id sent, at disconnection
+  sent_log        BIGINT[],                -- last event ids sent to the socket, in order
   created_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
   disconnected_at TIMESTAMPTZ              -- NULL while connected
 );
@@ -29,42 +31,69 @@ RETURNS void LANGUAGE sql AS $$
   ON CONFLICT (pid) DO UPDATE SET instance = excluded.instance, disconnected_at = NULL
 $$;
 
+-- What recovery needs to be exact across several rooms:
+-- joined: for each room of the session, the newest event id of its
+--   conversation when the socket joined (the replay never starts earlier);
+-- sent: at disconnection, each room's last event id sent by the gateway;
+-- sent_log: the ids of the last events sent to this socket, in the order
+--   they were sent: a client's offset is found there, and what follows it
+--   was sent but not received, whatever the rooms' id order.
 CREATE OR REPLACE FUNCTION messaging.session_join(p_pid text, p_conversation integer)
 RETURNS void LANGUAGE sql AS $$
-  UPDATE messaging.sessions SET rooms = array_append(rooms, p_conversation)
+  UPDATE messaging.sessions
+     SET rooms = array_append(rooms, p_conversation),
+         joined = joined || jsonb_build_object(p_conversation::text,
+                                               messaging.conversation_cursor(p_conversation))
    WHERE pid = p_pid AND NOT (p_conversation = ANY (rooms))
 $$;
 
 CREATE OR REPLACE FUNCTION messaging.session_leave(p_pid text, p_conversation integer)
 RETURNS void LANGUAGE sql AS $$
-  UPDATE messaging.sessions SET rooms = array_remove(rooms, p_conversation) WHERE pid = p_pid
-$$;
-
--- The socket has gone: its rooms and, for each, the last event id sent to it.
-CREATE OR REPLACE FUNCTION messaging.session_close(p_pid text, p_rooms integer[], p_cursors bigint[])
-RETURNS void LANGUAGE sql AS $$
   UPDATE messaging.sessions
-     SET rooms = coalesce(p_rooms, rooms), cursors = p_cursors, disconnected_at = now()
+     SET rooms = array_remove(rooms, p_conversation), joined = joined - p_conversation::text
    WHERE pid = p_pid
 $$;
 
--- A reconnecting client's session, when it is the same user's and gone for
--- at most p_max_ms; it then belongs to p_instance again. No row otherwise.
+-- The socket has gone: what each room had been sent, and the send log.
+CREATE OR REPLACE FUNCTION messaging.session_close_log(p_pid text, p_sent jsonb, p_log bigint[])
+RETURNS void LANGUAGE sql AS $$
+  UPDATE messaging.sessions
+     SET sent = p_sent, sent_log = p_log, disconnected_at = now()
+   WHERE pid = p_pid
+$$;
+
 CREATE OR REPLACE FUNCTION messaging.session_restore(p_pid text, p_user integer, p_max_ms bigint,
                                                      p_instance text)
-RETURNS TABLE (rooms text, cursors text)
+RETURNS TABLE (joined text, sent text, sent_log text)
 LANGUAGE plpgsql AS $$
 BEGIN
   RETURN QUERY
   UPDATE messaging.sessions s
-     SET instance = p_instance, disconnected_at = NULL
+     SET instance = p_instance, disconnected_at = NULL, sent = NULL, sent_log = NULL
     FROM messaging.sessions old
     LEFT JOIN messaging.gateway_instances i ON i.instance = old.instance
    WHERE s.pid = old.pid AND old.pid = p_pid AND old.user_id = p_user
      AND coalesce(old.disconnected_at, i.seen_at, old.created_at)
          >= now() - p_max_ms * interval '1 millisecond'
-  RETURNING old.rooms::text, old.cursors::text;
+  RETURNING old.joined::text, old.sent::text, old.sent_log::text;
 END $$;
+
+-- The events to replay: first those of p_ids (sent but not received), in
+-- that order; then, per conversation, those newer than its p_after.
+CREATE OR REPLACE FUNCTION messaging.session_replay(p_ids bigint[], p_conversations integer[],
+                                                    p_after bigint[], p_limit integer)
+RETURNS TABLE (id bigint, conversation_id integer, kind text, payload text)
+LANGUAGE sql STABLE AS $$
+  SELECT x.id, x.conversation_id, x.kind, x.payload FROM (
+    SELECT e.id, e.conversation_id, e.kind, e.payload::text AS payload, 0 AS part, array_position(p_ids, e.id) AS ord
+      FROM messaging.events e WHERE e.id = ANY (coalesce(p_ids, '{}'))
+    UNION ALL
+    SELECT s.id, s.conversation_id, s.kind, s.payload, 1, s.id
+      FROM messaging.events_since_each(p_conversations, p_after, p_limit) s
+     WHERE NOT (s.id = ANY (coalesce(p_ids, '{}')))) x
+  ORDER BY x.part, x.ord
+  LIMIT p_limit
+$$;
 
 -- A gateway's heartbeat; also forgets sessions nobody can recover any more.
 CREATE OR REPLACE FUNCTION messaging.gateway_heartbeat(p_instance text, p_max_ms bigint)

@@ -157,6 +157,7 @@ function renderWhoami() {
 
 function logout() {
   messagingSocket.disconnect();
+  syncedOnce = false;
   try { sessionStorage.removeItem(TOKEN_KEY); sessionStorage.removeItem(NAME_KEY); } catch { /* ignore */ }
   state.token = null;
   state.me = null;
@@ -560,9 +561,12 @@ messagingSocket.on('connection_established', ({ userId, userRole }) => {
   }
   showError('list-error', '');
 });
+let syncedOnce = false;
 messagingSocket.on('synced', ({ recovered }) => {
-  // After a fresh session: counts and conversations created meanwhile.
-  if (recovered || !state.token) return;
+  // After a fresh session (not the first): counts and conversations created meanwhile.
+  const first = !syncedOnce;
+  syncedOnce = true;
+  if (first || recovered || !state.token) return;
   loadConversations().then(() => {
     for (const c of state.conversations.values()) {
       if (!messagingSocket.rooms.includes(c.id)) joinConversation(c);

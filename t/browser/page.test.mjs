@@ -294,7 +294,7 @@ test('the gateway restarts with recovery off: fresh sessions, the pages rejoin a
       assert.deepEqual(r, { code: 0, signal: null }, 'the gateway exits 0 on SIGTERM');
     },
   });
-  assert.equal(recovered, false, 'a gateway without recovery gives a fresh session');
+  assert.ok(!recovered, 'a gateway without recovery gives a fresh session');
 });
 
 test('a phone-sized screen: one pane at a time, no sideways scrolling', async () => {

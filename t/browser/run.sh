@@ -57,9 +57,12 @@ done
 export MESSAGING_VAR=$BUILD/browser-var
 if [ -e "$MESSAGING_VAR/run/api.pid" ]; then MESSAGING_VAR=$MESSAGING_VAR scripts/stack.sh stop >/dev/null 2>&1; fi
 rm -rf "$MESSAGING_VAR"; mkdir -p "$MESSAGING_VAR/log"
-read -r HTTP_PORT WS_PORT < <(scripts/free-ports.sh 2)
-export MESSAGING_HTTP_PORT=$HTTP_PORT MESSAGING_WS_PORT=$WS_PORT
-export MESSAGING_PG_PORT=$((20000 + RANDOM % 20000))
+pick_ports() {
+  read -r HTTP_PORT WS_PORT < <(scripts/free-ports.sh 2)
+  export MESSAGING_HTTP_PORT=$HTTP_PORT MESSAGING_WS_PORT=$WS_PORT
+  export MESSAGING_PG_PORT=$((20000 + RANDOM % 20000))
+}
+pick_ports
 export MESSAGING_BIN_DIR=$BUILD MESSAGING_GATEWAYS=1
 # Demo data for --serve (the page's demo users); the tests make their own users.
 if [ "${1:-}" = --serve ]; then export MESSAGING_SEED=1; else export MESSAGING_SEED=0; fi
@@ -74,10 +77,19 @@ cleanup() { scripts/stack.sh stop >/dev/null 2>&1; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if ! scripts/stack.sh start >"$MESSAGING_VAR/log/start.log" 2>&1; then
-  cat "$MESSAGING_VAR/log/start.log" >&2
-  fail_setup "the stack did not start"
-fi
+# A port taken between the choice and its use (other test runs share the
+# machine) fails the start: one more try on other ports.
+started=0
+for attempt in 1 2; do
+  if scripts/stack.sh start >"$MESSAGING_VAR/log/start-$attempt.log" 2>&1; then started=1; break; fi
+  echo "browser: the stack did not start (attempt $attempt):" >&2
+  tail -n 25 "$MESSAGING_VAR/log/start-$attempt.log" >&2
+  scripts/stack.sh stop >/dev/null 2>&1
+  mkdir -p "$MESSAGING_VAR/failed-$attempt"
+  mv "$MESSAGING_VAR/pg" "$MESSAGING_VAR/log"/*.log "$MESSAGING_VAR/failed-$attempt/" 2>/dev/null
+  pick_ports
+done
+[ "$started" = 1 ] || fail_setup "the stack did not start"
 DB_URL=$(scripts/pg.sh url "$MESSAGING_VAR/pg" "$MESSAGING_PG_PORT")
 # The environment a restarted gateway needs (the same as the stack's).
 export MESSAGING_DATABASE_URL=$DB_URL

@@ -119,7 +119,7 @@ int gw_on_connect(sio_socket *s, json_object *auth, const char **refusal, void *
         g->stats.refused_connects++;
         return SIO_REFUSE;
     }
-    struct pgc *db = gw_db(g);
+    struct pgc *db = gw_db_for(g, sio_socket_id(s));
     struct gw_client *c = calloc(1, sizeof *c);
     struct auth_ctx *a = malloc(sizeof *a);
     if (!db || !c || !a) {

@@ -157,6 +157,9 @@ void gw_deliver(struct gateway *g, long long id, int conv, const char *kind, con
     if (id <= cv->cursor)
         return; /* already sent */
     cv->cursor = id;
+    unsigned slot = (unsigned)(cv->ring_n++ % GW_RING);
+    cv->ring_seq[slot] = ++g->deliver_seq;
+    cv->ring_id[slot] = id;
     json_object *data = json_tokener_parse(payload);
     if (!data)
         return;

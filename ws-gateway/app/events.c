@@ -123,7 +123,7 @@ static void submit(struct gateway *g, sio_socket *s, struct gw_client *c, struct
 {
     const char *event = gw_event_names[o->event];
     int64_t ack_id = o->ack_id;
-    struct pgc *db = gw_db(g);
+    struct pgc *db = gw_db_for(g, o->sid);
     if (!db) {
         free(o);
         gw_fail(g, s, event, ack_id, MSG_UNAVAILABLE, "The database is unavailable");

@@ -30,6 +30,7 @@ struct gw_client {
     int ntyping;
     char pid[40];              /* recovery session id ("" when recovery is off) */
     int *rooms;                /* conversations joined (owned) */
+    unsigned long long *room_seq; /* the delivery sequence when each was joined */
     int nrooms, caprooms;
     char *restore_pid;         /* a reconnecting client's {pid, offset}, owned */
     long long restore_offset;  /* -1: none */
@@ -39,9 +40,14 @@ enum gw_conv_state { CONV_PENDING, CONV_READY };
 
 /* A conversation this gateway holds a room for, with the id of the last
  * event delivered to it (events are per-conversation ordered). */
+#define GW_RING 64             /* deliveries remembered per room, for recovery */
+
 struct gw_conv {
     int id;
     long long cursor;
+    unsigned long long ring_seq[GW_RING]; /* the room's last deliveries: when */
+    long long ring_id[GW_RING];           /* ... and which event */
+    unsigned long long ring_n;            /* deliveries so far */
     enum gw_conv_state state;
     int missed;                /* an event came while pending: catch up */
     int cursor_inflight;
@@ -77,6 +83,7 @@ struct gateway {
     int catchup_inflight, catchup_again;
     int bell_inflight, bell_again;
     char instance[24];         /* tells this process's own ephemeral events apart */
+    unsigned long long deliver_seq; /* room deliveries so far (recovery's send order) */
     struct gw_stats stats;
     lws_sorted_usec_list_t tick;
 };
@@ -88,6 +95,9 @@ extern const int gw_event_count;
 
 /* A pool connection that is up (round robin), or NULL. */
 struct pgc *gw_db(struct gateway *g);
+/* The connection of one socket's operations: always the same one while it
+ * is up, so that a client's writes commit in the order it sent them. */
+struct pgc *gw_db_for(struct gateway *g, uint64_t sid);
 
 /* auth.c */
 int gw_on_connect(sio_socket *s, json_object *auth, const char **refusal, void *user);

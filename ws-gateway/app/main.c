@@ -54,6 +54,14 @@ static size_t pending_ops(struct gateway *g)
     return n;
 }
 
+struct pgc *gw_db_for(struct gateway *g, uint64_t sid)
+{
+    if (g->npool <= 0)
+        return NULL;
+    struct pgc *c = g->pool[sid % (uint64_t)g->npool];
+    return c && pgc_is_ready(c) ? c : gw_db(g);
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: messaging-gateway [--config FILE] [--port N] [--host ADDR] [--check-config]\n"

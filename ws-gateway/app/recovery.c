@@ -2,10 +2,13 @@
  * CONNECT reply carries a private session id (pid), every event sent to a
  * room carries its event id as a last string argument (the offset), and a
  * reconnecting client sends {pid, offset} with its token. The session (user,
- * rooms, and at disconnection each room's last event id) lives in
- * messaging.sessions, so any gateway can restore it, after a restart too.
- * The missed events are read from messaging.events, on the delivery
- * connection, so that they are ordered with the rooms' own deliveries. */
+ * rooms with the event id each had when joined, and at disconnection what
+ * each room had been sent and the ids last sent to the socket in sending
+ * order) lives in messaging.sessions, so any gateway can restore it, after a
+ * restart too. The client's offset is looked up in that send log: what was
+ * sent after it was not received. The missed events are read from
+ * messaging.events on the delivery connection, so that they are ordered with
+ * the rooms' own deliveries. */
 #include <libwebsockets.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +17,7 @@
 
 #include "gateway.h"
 #include "log.h"
+#include "sbuf.h"
 
 #define RESTORE_LIMIT 5000
 
@@ -22,6 +26,7 @@ void gw_client_free(struct gw_client *c)
     if (!c)
         return;
     free(c->rooms);
+    free(c->room_seq);
     free(c->restore_pid);
     free(c);
 }
@@ -38,7 +43,7 @@ static void new_pid(char *buf, size_t cap)
 
 static int enabled(const struct gateway *g) { return g->cfg->recovery_max_disconnection_ms > 0; }
 
-static void room_add(struct gw_client *c, int conv)
+static void room_add(struct gateway *g, struct gw_client *c, int conv)
 {
     for (int i = 0; i < c->nrooms; i++)
         if (c->rooms[i] == conv)
@@ -49,34 +54,42 @@ static void room_add(struct gw_client *c, int conv)
         if (!r)
             return;
         c->rooms = r;
+        unsigned long long *q = realloc(c->room_seq, (size_t)cap * sizeof *q);
+        if (!q)
+            return;
+        c->room_seq = q;
         c->caprooms = cap;
     }
+    c->room_seq[c->nrooms] = g->deliver_seq;
     c->rooms[c->nrooms++] = conv;
 }
 
-static void fire(struct gateway *g, enum msg_op op, const char *const *params)
+/* On the socket's own connection: its session writes stay in order. */
+static void fire(struct gateway *g, struct gw_client *c, enum msg_op op, const char *const *params)
 {
-    struct pgc *db = gw_db(g);
+    struct pgc *db = gw_db_for(g, c->sid);
     if (db)
         pgc_op(db, op, params, NULL, NULL);
 }
 
 void gw_session_joined(struct gateway *g, struct gw_client *c, int conv)
 {
-    room_add(c, conv);
+    room_add(g, c, conv);
     if (!c->pid[0])
         return;
     char id[16];
     snprintf(id, sizeof id, "%d", conv);
     const char *params[] = {c->pid, id};
-    fire(g, MSG_OP_SESSION_JOIN, params);
+    fire(g, c, MSG_OP_SESSION_JOIN, params);
 }
 
 void gw_session_left(struct gateway *g, struct gw_client *c, int conv)
 {
     for (int i = 0; i < c->nrooms; i++)
         if (c->rooms[i] == conv) {
-            c->rooms[i] = c->rooms[--c->nrooms];
+            c->nrooms--;
+            c->rooms[i] = c->rooms[c->nrooms];
+            c->room_seq[i] = c->room_seq[c->nrooms];
             break;
         }
     if (!c->pid[0])
@@ -84,41 +97,60 @@ void gw_session_left(struct gateway *g, struct gw_client *c, int conv)
     char id[16];
     snprintf(id, sizeof id, "%d", conv);
     const char *params[] = {c->pid, id};
-    fire(g, MSG_OP_SESSION_LEAVE, params);
+    fire(g, c, MSG_OP_SESSION_LEAVE, params);
+}
+
+struct sent_entry {
+    unsigned long long seq;
+    long long id;
+};
+
+static int by_seq(const void *a, const void *b)
+{
+    const struct sent_entry *x = a, *y = b;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
 void gw_session_closed(struct gateway *g, struct gw_client *c)
 {
     if (!c->pid[0] || !c->authenticated)
         return;
-    size_t cap = 8 + (size_t)c->nrooms * 24;
-    char *rooms = malloc(cap), *curs = malloc(cap);
-    if (!rooms || !curs) {
-        free(rooms);
-        free(curs);
-        return;
-    }
-    size_t a = 0, b = 0;
-    rooms[a++] = '{';
-    curs[b++] = '{';
+    /* {"conv": last event id sent to the room}, and the send log: the
+     * rooms' recent deliveries since this socket joined them, in order. */
+    struct sbuf sent, log;
+    sbuf_init(&sent);
+    sbuf_init(&log);
+    struct sent_entry *all = calloc((size_t)c->nrooms * GW_RING + 1, sizeof *all);
+    size_t n = 0;
+    sbuf_puts(&sent, "{");
+    int first = 1;
     for (int i = 0; i < c->nrooms; i++) {
         struct gw_conv *cv = (struct gw_conv *)imap_get(&g->convs, c->rooms[i]);
-        /* What this room was sent up to; unknown (NULL) while pending. */
-        long long cur = cv && cv->state == CONV_READY ? cv->cursor : -1;
-        a += (size_t)snprintf(rooms + a, cap - a, "%s%d", i ? "," : "", c->rooms[i]);
-        if (cur >= 0)
-            b += (size_t)snprintf(curs + b, cap - b, "%s%lld", i ? "," : "", cur);
-        else
-            b += (size_t)snprintf(curs + b, cap - b, "%sNULL", i ? "," : "");
+        if (!cv || cv->state != CONV_READY)
+            continue;
+        sbuf_printf(&sent, "%s\"%d\":%lld", first ? "" : ",", c->rooms[i], cv->cursor);
+        first = 0;
+        unsigned long long k0 = cv->ring_n > GW_RING ? cv->ring_n - GW_RING : 0;
+        for (unsigned long long k = k0; all && k < cv->ring_n; k++) {
+            unsigned slot = (unsigned)(k % GW_RING);
+            if (cv->ring_seq[slot] > c->room_seq[i])
+                all[n++] = (struct sent_entry){cv->ring_seq[slot], cv->ring_id[slot]};
+        }
     }
-    rooms[a++] = '}';
-    rooms[a] = '\0';
-    curs[b++] = '}';
-    curs[b] = '\0';
-    const char *params[] = {c->pid, rooms, curs};
-    fire(g, MSG_OP_SESSION_CLOSE, params);
-    free(rooms);
-    free(curs);
+    sbuf_puts(&sent, "}");
+    if (all)
+        qsort(all, n, sizeof *all, by_seq);
+    sbuf_puts(&log, "{");
+    for (size_t k = n > GW_RING ? n - GW_RING : 0; k < n; k++)
+        sbuf_printf(&log, "%s%lld", log.len > 1 ? "," : "", all[k].id);
+    sbuf_puts(&log, "}");
+    free(all);
+    if (sbuf_ok(&sent) && sbuf_ok(&log)) {
+        const char *params[] = {c->pid, sent.p, log.p};
+        fire(g, c, MSG_OP_SESSION_CLOSE, params);
+    }
+    sbuf_free(&sent);
+    sbuf_free(&log);
 }
 
 /* ---------------------------------------------------------------- fresh */
@@ -133,7 +165,7 @@ static void start_fresh(struct gateway *g, sio_socket *s, struct gw_client *c)
     char uid[16];
     snprintf(uid, sizeof uid, "%d", c->user_id);
     const char *params[] = {c->pid, uid, g->instance};
-    fire(g, MSG_OP_SESSION_OPEN, params);
+    fire(g, c, MSG_OP_SESSION_OPEN, params);
     sio_accept_pid(s, c->pid);
 }
 
@@ -215,7 +247,7 @@ static void restored_events(void *arg, PGresult *res)
         char room[32];
         gw_room_name(r->rooms[i], room, sizeof room);
         sio_join(s, room);
-        room_add(c, r->rooms[i]);
+        room_add(g, c, r->rooms[i]);
     }
     for (int i = 0; i < n; i++)
         gw_deliver(g, atoll(PQgetvalue(res, i, 0)), atoi(PQgetvalue(res, i, 1)), PQgetvalue(res, i, 2),
@@ -224,6 +256,14 @@ static void restored_events(void *arg, PGresult *res)
     msg_info("recovered", "user=%d rooms=%d missed=%d", c->user_id, r->n, n);
     free(r->rooms);
     free(r);
+}
+
+static long long json_ll(json_object *o, int key)
+{
+    char k[16];
+    json_object *v;
+    snprintf(k, sizeof k, "%d", key);
+    return o && json_object_object_get_ex(o, k, &v) ? (long long)json_object_get_int64(v) : -1;
 }
 
 static void session_found(void *arg, PGresult *res)
@@ -242,57 +282,75 @@ static void session_found(void *arg, PGresult *res)
         free(r);
         return;
     }
-    long long rooms[256], curs[256];
-    int nr = parse_array(PQgetvalue(res, 0, 0), rooms, 256);
-    int nc = PQgetisnull(res, 0, 1) ? 0 : parse_array(PQgetvalue(res, 0, 1), curs, 256);
-    if (nr < 0) {
-        start_fresh(g, s, c);
-        free(r);
-        return;
-    }
-    r->n = nr;
-    r->rooms = calloc((size_t)(nr ? nr : 1), sizeof *r->rooms);
-    size_t cap = 8 + (size_t)nr * 24;
-    char *convs = malloc(cap), *afters = malloc(cap);
-    if (!r->rooms || !convs || !afters) {
-        free(convs);
-        free(afters);
+    json_object *joined = json_tokener_parse(PQgetvalue(res, 0, 0));
+    json_object *sent = PQgetisnull(res, 0, 1) ? NULL : json_tokener_parse(PQgetvalue(res, 0, 1));
+    long long log[GW_RING];
+    int nlog = PQgetisnull(res, 0, 2) ? -1 : parse_array(PQgetvalue(res, 0, 2), log, GW_RING);
+    int nr = joined && json_object_is_type(joined, json_type_object) ? json_object_object_length(joined) : -1;
+    long long x = c->restore_offset;
+    /* Where the offset is in the send log: what follows was not received. */
+    int at = -1;
+    for (int i = 0; x >= 0 && i < nlog; i++)
+        if (log[i] == x)
+            at = i;
+    struct sbuf convs, afters, ids;
+    sbuf_init(&convs);
+    sbuf_init(&afters);
+    sbuf_init(&ids);
+    r->rooms = calloc((size_t)(nr > 0 ? nr : 1), sizeof *r->rooms);
+    if (nr < 0 || !r->rooms) {
+        json_object_put(joined);
+        json_object_put(sent);
         free(r->rooms);
         free(r);
         start_fresh(g, s, c);
         return;
     }
-    size_t a = 0, b = 0;
-    convs[a++] = '{';
-    afters[b++] = '{';
-    for (int i = 0; i < nr; i++) {
-        r->rooms[i] = (int)rooms[i];
-        /* From the older of what the client says it got and what the room
-         * had been sent when it left (either may be unknown). */
-        long long after = c->restore_offset;
-        long long cur = i < nc ? curs[i] : -1;
-        if (after < 0 || (cur >= 0 && cur < after))
-            after = cur;
-        if (after < 0)
-            after = 0x7fffffffffffffffLL; /* nothing known: nothing replayed */
-        a += (size_t)snprintf(convs + a, cap - a, "%s%d", i ? "," : "", r->rooms[i]);
-        b += (size_t)snprintf(afters + b, cap - b, "%s%lld", i ? "," : "", after);
-        gw_hold(g, r->rooms[i]); /* its cursor is read before the events below */
+    sbuf_puts(&convs, "{");
+    sbuf_puts(&afters, "{");
+    r->n = 0;
+    json_object_object_foreach(joined, key, val)
+    {
+        int conv = atoi(key);
+        long long j = (long long)json_object_get_int64(val); /* the room when joined */
+        long long d = json_object_is_type(sent, json_type_object) ? json_ll(sent, conv) : -1;
+        long long after;
+        if (x < 0)
+            after = j;                       /* nothing received since connecting */
+        else if (at >= 0 && d >= 0)
+            after = d;                       /* the log names what was lost; then what the room was not sent */
+        else if (d >= 0)
+            after = x < d ? x : d;           /* the offset fell out of the log */
+        else
+            after = x;                       /* no record of the disconnection (crash) */
+        if (after < j)
+            after = j;
+        r->rooms[r->n++] = conv;
+        sbuf_printf(&convs, "%s%d", r->n > 1 ? "," : "", conv);
+        sbuf_printf(&afters, "%s%lld", r->n > 1 ? "," : "", after);
+        gw_hold(g, conv); /* its cursor is read before the events below */
     }
-    convs[a++] = '}';
-    convs[a] = '\0';
-    afters[b++] = '}';
-    afters[b] = '\0';
+    sbuf_puts(&convs, "}");
+    sbuf_puts(&afters, "}");
+    sbuf_puts(&ids, "{");
+    for (int i = at + 1; at >= 0 && i < nlog; i++)
+        sbuf_printf(&ids, "%s%lld", ids.len > 1 ? "," : "", log[i]);
+    sbuf_puts(&ids, "}");
+    json_object_put(joined);
+    json_object_put(sent);
     char lim[16];
     snprintf(lim, sizeof lim, "%d", RESTORE_LIMIT);
-    const char *params[] = {convs, afters, lim};
-    if (pgc_op(g->listen, MSG_OP_EVENTS_FOR, params, restored_events, r) < 0) {
+    const char *params[] = {ids.p, convs.p, afters.p, lim};
+    int ok = sbuf_ok(&convs) && sbuf_ok(&afters) && sbuf_ok(&ids) &&
+             pgc_op(g->listen, MSG_OP_SESSION_REPLAY, params, restored_events, r) == 0;
+    sbuf_free(&convs);
+    sbuf_free(&afters);
+    sbuf_free(&ids);
+    if (!ok) {
         free(r->rooms);
         free(r);
         start_fresh(g, s, c);
     }
-    free(convs);
-    free(afters);
 }
 
 void gw_session_start(struct gateway *g, sio_socket *s, struct gw_client *c)
@@ -325,5 +383,7 @@ void gw_heartbeat(struct gateway *g)
     char max[24];
     snprintf(max, sizeof max, "%ld", g->cfg->recovery_max_disconnection_ms);
     const char *params[] = {g->instance, max};
-    fire(g, MSG_OP_GATEWAY_HEARTBEAT, params);
+    struct pgc *db = gw_db(g);
+    if (db)
+        pgc_op(db, MSG_OP_GATEWAY_HEARTBEAT, params, NULL, NULL);
 }
