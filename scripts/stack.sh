@@ -75,7 +75,7 @@ render_nginx() {
   [ "$(id -u)" = 0 ] && user_line="user root;  # local runs only: the checkout may be private to root"
   mkdir -p "$VAR/tmp/nginx"
   local web=$ROOT/web
-  sed -e "s|@USER_LINE@|$user_line|" -e "s|@RUN@|$RUN|g" -e "s|@LOG@|$LOG|g" \
+  sed -e "s|@USER_LINE@|$user_line|" -e "s|@RUN@|$RUN|g" -e "s|@LOG@|$LOG|g" -e "s|@VAR@|$VAR|g" \
       -e "s|@TMP@|$VAR/tmp/nginx|g" -e "s|@HTTP_PORT@|$http_port|g" -e "s|@WEB@|$web|g" \
       "$ROOT/conf/nginx/local.conf.in" | awk -v s="$servers" '{ if ($0 == "@GATEWAY_SERVERS@") printf "%s", s; else print }' \
       >"$VAR/nginx.conf"
@@ -118,7 +118,27 @@ do_start() {
     die "the stack did not become healthy on port $http_port"
   fi
   echo "http://127.0.0.1:$http_port" >"$RUN/url"
+  demo_tokens
   log "up: http://127.0.0.1:$http_port (API and /socket.io/), gateway on port $ws_port; logs in $LOG"
+}
+
+# var/demo-tokens.json: the demo page's user picker (served by nginx at
+# /demo-tokens.json; kept out of web/ since the secret is this stack's own).
+demo_tokens() {
+  local rows id role name tok first=1
+  rows=$(psql -X -At -F '|' -d "$MESSAGING_DATABASE_URL" -c \
+    "SELECT id, role, first_name || ' ' || last_name FROM users ORDER BY id LIMIT 8" 2>/dev/null || true)
+  {
+    printf '['
+    while IFS='|' read -r id role name; do
+      [ -n "$id" ] || continue
+      tok=$("$TOKEN_BIN" "$id" 2>/dev/null) || continue
+      [ "$first" = 1 ] || printf ','
+      first=0
+      printf '{"id":%s,"role":"%s","name":"%s","token":"%s"}' "$id" "$role" "${name//\"/\\\"}" "$tok"
+    done <<<"$rows"
+    printf ']\n'
+  } >"$VAR/demo-tokens.json.tmp" && mv "$VAR/demo-tokens.json.tmp" "$VAR/demo-tokens.json"
 }
 
 banner() {

@@ -287,6 +287,25 @@ void msg_config_free(struct msg_config *cfg)
     cfg->path = cfg->jwt_public_key = NULL;
 }
 
+/* A connection string with its password hidden: "user:***@" in a URI,
+ * "password=***" in key=value form. */
+static void print_url_masked(FILE *f, const char *name, const char *v)
+{
+    fprintf(f, "%s = ", name);
+    const char *scheme = strstr(v, "://");
+    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *colon = scheme && at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+    const char *pw = strstr(v, "password=");
+    if (colon) {
+        fprintf(f, "%.*s:***%s\n", (int)(colon - v), v, at);
+    } else if (pw) {
+        const char *end = pw + 9 + strcspn(pw + 9, " &");
+        fprintf(f, "%.*spassword=***%s\n", (int)(pw - v), v, end);
+    } else {
+        fprintf(f, "%s\n", v);
+    }
+}
+
 void msg_config_dump(const struct msg_config *cfg, void *file)
 {
     FILE *f = file;
@@ -296,6 +315,10 @@ void msg_config_dump(const struct msg_config *cfg, void *file)
         switch (keys[i].kind) {
         case K_STR: {
             const char *v = *(char *const *)field;
+            if (keys[i].offset == offsetof(struct msg_config, database_url) && v) {
+                print_url_masked(f, keys[i].name, v);
+                break;
+            }
             fprintf(f, "%s = %s\n", keys[i].name,
                     keys[i].secret && v && *v ? "(set, hidden)" : (v ? v : ""));
             break;

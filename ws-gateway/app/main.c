@@ -15,13 +15,15 @@
 #include "gateway.h"
 #include "log.h"
 
-static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t stopping, reloading;
 static struct lws_context *signal_ctx;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stopping = 1;
+    if (sig == SIGHUP)
+        reloading = 1;
+    else
+        stopping = 1;
     if (signal_ctx)
         lws_cancel_service(signal_ctx);
 }
@@ -62,19 +64,6 @@ struct pgc *gw_db_for(struct gateway *g, uint64_t sid)
     return c && pgc_is_ready(c) ? c : gw_db(g);
 }
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: messaging-gateway [--config FILE] [--port N] [--host ADDR] [--check-config]\n"
-               "  --config FILE   configuration file (default: $MESSAGING_CONFIG)\n"
-               "  --port N        port to listen on (default: ws_port, or MESSAGING_WS_PORT)\n"
-               "  --host ADDR     address to bind (default: all)\n"
-               "  --check-config  validate the configuration, print it (secrets hidden), exit\n"
-               "  --help          this text\n"
-               "Serves Socket.IO at /socket.io/, and /stats, /metrics, /health (loopback or\n"
-               "admin token). Environment: MESSAGING_CONFIG, MESSAGING_DATABASE_URL,\n"
-               "MESSAGING_JWT_SECRET, MESSAGING_WS_PORT. SIGTERM closes every client and exits.\n");
-}
-
 /* "a, b" -> {"a", "b", NULL}; NULL when empty. Owned by the caller (one block). */
 static const char **split_origins(const char *s)
 {
@@ -93,6 +82,54 @@ static const char **split_origins(const char *s)
         v[k++] = tok;
     v[k] = NULL;
     return v;
+}
+
+/* SIGHUP: what can change without dropping anyone (log level, origins,
+ * payload and queue limits for what comes next, message length, admin
+ * token, recovery window). Ports, database and secrets need a restart. */
+static void reload(struct gateway *g, const char *path, struct msg_config *cfg, const char ***origins)
+{
+    struct msg_config fresh;
+    char err[512];
+    if (msg_config_load(&fresh, path, 0, err, sizeof err) < 0) {
+        msg_err("reload_refused", "reason=\"%s\"", err);
+        msg_config_free(&fresh);
+        return;
+    }
+    const char **o = split_origins(fresh.ws_cors_origins);
+    eio_config e = {.cors_origins = o,
+                    .max_payload = (size_t)fresh.ws_max_payload,
+                    .send_queue_max = (size_t)fresh.ws_send_queue_bytes};
+    eio_server_reconfigure(sio_server_engine(g->srv), &e);
+    free(*origins);
+    *origins = o;
+    msg_log_set_level((enum msg_log_level)msg_log_level_parse(fresh.log_level));
+    cfg->max_message_length = fresh.max_message_length;
+    cfg->recovery_max_disconnection_ms = fresh.recovery_max_disconnection_ms;
+    cfg->ws_max_payload = fresh.ws_max_payload;
+    cfg->ws_send_queue_bytes = fresh.ws_send_queue_bytes;
+    char *tmp;
+    tmp = cfg->ws_cors_origins, cfg->ws_cors_origins = fresh.ws_cors_origins, fresh.ws_cors_origins = tmp;
+    tmp = cfg->admin_token, cfg->admin_token = fresh.admin_token, fresh.admin_token = tmp;
+    tmp = cfg->log_level, cfg->log_level = fresh.log_level, fresh.log_level = tmp;
+    msg_config_free(&fresh);
+    msg_info("reloaded", "log_level=%s", cfg->log_level);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: messaging-gateway [--config FILE] [--port N] [--host ADDR] [--check-config]\n"
+               "  --config FILE   configuration file (default: $MESSAGING_CONFIG)\n"
+               "  --port N        port to listen on (default: ws_port, or MESSAGING_WS_PORT)\n"
+               "  --host ADDR     address to bind (default: all)\n"
+               "  --check-config  validate the configuration, print it (secrets hidden), exit\n"
+               "  --help          this text\n"
+               "Serves Socket.IO at /socket.io/, and /stats, /metrics, /health (loopback or\n"
+               "admin token). Environment: MESSAGING_CONFIG, MESSAGING_DATABASE_URL,\n"
+               "MESSAGING_JWT_SECRET, MESSAGING_WS_PORT. SIGTERM closes every client and exits;\n"
+               "SIGHUP re-reads the configuration and applies log_level, ws_cors_origins,\n"
+               "ws_max_payload, ws_send_queue_bytes, max_message_length, admin_token and\n"
+               "recovery_max_disconnection_ms without dropping clients.\n");
 }
 
 int main(int argc, char **argv)
@@ -223,12 +260,18 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     msg_info("gateway_listening", "port=%d instance=%s", eio_host_port(g.host), g.instance);
 
-    while (!stopping)
+    while (!stopping) {
         if (lws_service(g.ctx, 0) < 0)
             break;
+        if (reloading) {
+            reloading = 0;
+            reload(&g, config_path, &cfg, &origins);
+        }
+    }
 
     msg_info("gateway_stopping", "sockets=%zu", sio_socket_count(g.srv));
     lws_sul_cancel(&g.tick);

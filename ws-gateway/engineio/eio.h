@@ -82,6 +82,10 @@ eio_server *eio_server_new(const eio_config *cfg, const eio_handlers *h,
 			   void *user);
 void eio_server_free(eio_server *srv);
 const eio_config *eio_server_config(const eio_server *srv);
+/* Applies what can change while sessions are open (a reload): the CORS
+ * origins (copied), max_payload and send_queue_max (0: unchanged). The ping
+ * timings and paths stay: clients were told them at their handshake. */
+int eio_server_reconfigure(eio_server *srv, const eio_config *cfg);
 size_t eio_server_session_count(const eio_server *srv);
 /* The lws context serving this server (NULL until a host binds it): for
  * timers (lws_sul_schedule) on the same loop. */

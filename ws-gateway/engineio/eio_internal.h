@@ -80,6 +80,7 @@ struct eio_server {
 	size_t count;
 	lws_sorted_usec_list_t reap_sul;
 	char *strs; /* copies of the config strings */
+	char *cors_strs; /* the CORS origins after eio_server_reconfigure() */
 	size_t path_len;
 };
 

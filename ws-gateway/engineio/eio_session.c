@@ -118,7 +118,32 @@ void eio_server_free(eio_server *srv)
 	}
 	eio_htab_free(&srv->sessions);
 	free(srv->strs);
+	free(srv->cors_strs);
 	free(srv);
+}
+
+int eio_server_reconfigure(eio_server *srv, const eio_config *cfg)
+{
+	char *strs = NULL, *pool;
+
+	if (!srv || !cfg)
+		return EIO_EINVAL;
+	if (cfg->cors_origins) {
+		strs = malloc(strv_size(cfg->cors_origins));
+		if (!strs)
+			return EIO_EINVAL;
+		pool = strs;
+		srv->cfg.cors_origins = strv_copy(cfg->cors_origins, &pool);
+	} else {
+		srv->cfg.cors_origins = NULL;
+	}
+	free(srv->cors_strs);
+	srv->cors_strs = strs;
+	if (cfg->max_payload)
+		srv->cfg.max_payload = cfg->max_payload;
+	if (cfg->send_queue_max)
+		srv->cfg.send_queue_max = cfg->send_queue_max;
+	return 0;
 }
 
 const eio_config *eio_server_config(const eio_server *srv)
