@@ -57,8 +57,11 @@ static int ensure_connected(struct msg_db *db)
          * termination) has something to read: notice it before sending, so
          * that a write is not lost to a dead socket. */
         struct pollfd p = {.fd = PQsocket(db->conn), .events = POLLIN};
-        if (poll(&p, 1, 0) > 0) {
-            PQconsumeInput(db->conn);
+        /* The server's farewell (an error message) and its EOF may take two
+         * reads: read until nothing is left or the connection is found bad. */
+        for (int i = 0; i < 4 && PQstatus(db->conn) == CONNECTION_OK && poll(&p, 1, 0) > 0; i++) {
+            if (!PQconsumeInput(db->conn))
+                break;
             PGnotify *n;
             while ((n = PQnotifies(db->conn)))
                 PQfreemem(n);
