@@ -96,6 +96,24 @@ ratio=$(awk -v a="$RPS_post" -v b="$ceiling" 'BEGIN { if (b > 0) printf "%.2f", 
 echo >>"$OUT/rest.md"
 echo "POST / ceiling: $ratio" >>"$OUT/rest.md"
 cat "$OUT/rest.md"
+
+# ------------------------------------------------------------ Socket.IO
+# One gateway (the stack's first): joined WebSocket connections and its
+# memory per connection, then fan-out (send_message -> new_message at the
+# other participant) at rising rates.
+GW_PID=$(cat "$MESSAGING_VAR/run/gateway-0.pid")
+SIO_N=${BENCH_SIO_CONNECTIONS:-19000}
+echo "bench: Socket.IO: $SIO_N joined connections on one gateway" >&2
+(cd t && node bench/sio-load.mjs connect --url "http://127.0.0.1:$WS_PORT" --users "$MESSAGING_VAR/users.txt" \
+   --n "$SIO_N" --pid "$GW_PID" --hold "${BENCH_HOLD:-10}") >"$OUT/sio-connect.json" || echo '{}' >"$OUT/sio-connect.json"
+cat "$OUT/sio-connect.json"
+psql -X -At -F ' ' -d "$DB" -c "SELECT patient_id, doctor_id, id FROM conversations ORDER BY id LIMIT ${BENCH_FANOUT_CONVERSATIONS:-500}" |
+  while read -r p d c; do printf '%s %s %s\n' "$(shared/msg-token "$p")" "$(shared/msg-token "$d")" "$c"; done >"$MESSAGING_VAR/pairs.txt"
+echo "bench: Socket.IO fan-out" >&2
+(cd t && node bench/sio-load.mjs fanout --url "http://127.0.0.1:$WS_PORT" --pairs "$MESSAGING_VAR/pairs.txt" \
+   --rates "${BENCH_FANOUT_RATES:-500,1000,2000,3000,4000,5000,6000,8000}" --duration "${BENCH_FANOUT_DURATION:-5}") \
+   >"$OUT/sio-fanout.json" || echo '{}' >"$OUT/sio-fanout.json"
+cat "$OUT/sio-fanout.json"
 scripts/stack.sh stop >/dev/null 2>&1
 trap - EXIT
 
