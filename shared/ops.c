@@ -61,6 +61,10 @@ const struct msg_op_def msg_ops[MSG_OP_COUNT] = {
     [MSG_OP_SESSION_REPLAY] = {"session_replay",
                                "SELECT id, conversation_id, kind, payload FROM messaging.session_replay($1::bigint[], $2::int[], $3::bigint[], $4::int)",
                                4, 0},
+    [MSG_OP_SEND_MESSAGE_EV] = {"send_message_ev",
+                                "SELECT * FROM messaging.send_message_ev($1::int, $2::text, $3::bigint, $4::text, $5::text, $6::int)",
+                                6, 1},
+    [MSG_OP_MARK_READ_EV] = {"mark_read_ev", "SELECT * FROM messaging.mark_read_ev($1::int, $2::text, $3::bigint)", 3, 1},
     [MSG_OP_GATEWAY_HEARTBEAT] = {"gateway_heartbeat",
                                   "SELECT messaging.gateway_heartbeat($1::text, $2::bigint)", 2, 1},
 };

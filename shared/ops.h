@@ -32,6 +32,10 @@ enum msg_op {
     MSG_OP_SESSION_RESTORE,     /* pid, user, max ms, instance -> joined, sent, sent_log */
     MSG_OP_SESSION_REPLAY,      /* ids bigint[], conversations int[], after bigint[], limit -> events */
     MSG_OP_GATEWAY_HEARTBEAT,   /* instance, max ms */
+    /* The gateway's writes, with the event stored (sql/012): rows of
+     * (status, body, event id, previous event id, kind, payload). */
+    MSG_OP_SEND_MESSAGE_EV,     /* user, role, conversation, content, client id, max length */
+    MSG_OP_MARK_READ_EV,        /* user, role, conversation */
     MSG_OP_COUNT
 };
 

@@ -6,3 +6,4 @@ RETURNS bigint
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT coalesce(max(e.id), 0) FROM messaging.events e WHERE e.conversation_id = p_conversation
 $$;
+

@@ -79,8 +79,8 @@ async function connectShard(lines, concurrency = 200) {
 }
 
 if (mode === 'shard') {
-  // A child of `connect`: holds its share until told to stop.
-  const lines = JSON.parse(process.env.SHARD_LINES);
+  // A child of `connect`: gets its share, holds it until told to stop.
+  const lines = await new Promise((r) => process.once('message', r));
   const { socks, errors } = await connectShard(lines);
   process.send({ joined: socks.length, errors });
   process.on('message', () => { socks.forEach((s) => s.close()); process.exit(0); });
@@ -94,9 +94,9 @@ if (mode === 'shard') {
   const per = 9000, kids = [];
   const t0 = Date.now();
   for (let k = 0; k < lines.length; k += per) {
-    kids.push(fork(fileURLToPath(import.meta.url), ['shard', '--url', args.url], {
-      env: { ...process.env, SHARD_LINES: JSON.stringify(lines.slice(k, k + per)) },
-    }));
+    const ch = fork(fileURLToPath(import.meta.url), ['shard', '--url', args.url]);
+    ch.send(lines.slice(k, k + per));
+    kids.push(ch);
   }
   const results = await Promise.all(kids.map((ch) => new Promise((r) => ch.once('message', r))));
   const connectSecs = (Date.now() - t0) / 1000;

@@ -14,6 +14,7 @@
 
 #include "gateway.h"
 #include "log.h"
+#include "sbuf.h"
 
 #define CATCHUP_LIMIT 2000
 
@@ -184,6 +185,9 @@ void gw_deliver(struct gateway *g, long long id, int conv, const char *kind, con
 
 /* ---------------------------------------------------------------- reading */
 
+static void start_catch_up(struct gateway *g);
+static void ring_now(struct gateway *g);
+
 static void caught_up(void *arg, PGresult *res)
 {
     struct gateway *g = arg;
@@ -192,64 +196,97 @@ static void caught_up(void *arg, PGresult *res)
         int n = PQntuples(res);
         for (int i = 0; i < n; i++)
             gw_deliver(g, atoll(PQgetvalue(res, i, 0)), atoi(PQgetvalue(res, i, 1)), PQgetvalue(res, i, 2),
-                    PQgetvalue(res, i, 3));
-        if (n >= CATCHUP_LIMIT)
+                       PQgetvalue(res, i, 3));
+        if (n >= CATCHUP_LIMIT) {
             g->catchup_again = 1;
+            g->catchup_full = 1;
+        }
     } else {
-        g->catchup_again = 1; /* the connection is down: again once it is back */
+        /* The connection is down: everything again once it is back. */
+        g->catchup_again = 1;
+        g->catchup_full = 1;
         return;
     }
     if (g->catchup_again)
-        gw_catch_up(g);
+        start_catch_up(g);
 }
 
-void gw_catch_up(struct gateway *g)
+/* Reads, for the conversations asked (all when catchup_full), what is newer
+ * than their cursors: one query in flight at a time, the rest coalesced. */
+static void start_catch_up(struct gateway *g)
 {
     if (g->catchup_inflight) {
         g->catchup_again = 1;
         return;
     }
     g->catchup_again = 0;
-    /* "{1,2,3}" and "{10,20,30}": the conversations held and their cursors. */
-    size_t n = g->convs.len, cap = 16 + n * 24;
-    char *convs = malloc(cap), *curs = malloc(cap);
-    if (!convs || !curs) {
-        free(convs);
-        free(curs);
-        return;
-    }
-    size_t a = 0, b = 0, i = 0;
+    int full = g->catchup_full;
+    struct sbuf convs, curs;
+    sbuf_init(&convs);
+    sbuf_init(&curs);
+    sbuf_puts(&convs, "{");
+    sbuf_puts(&curs, "{");
+    size_t i = 0;
     int id, count = 0;
     intptr_t v;
-    convs[a++] = '{';
-    curs[b++] = '{';
-    while (imap_next(&g->convs, &i, &id, &v)) {
-        struct gw_conv *cv = (struct gw_conv *)v;
+    const struct imap *which = full ? &g->convs : &g->catchup_convs;
+    while (imap_next(which, &i, &id, &v)) {
+        struct gw_conv *cv = (struct gw_conv *)imap_get(&g->convs, id);
+        if (!cv)
+            continue;
         if (cv->state != CONV_READY) {
             cv->missed = 1;
             continue;
         }
-        a += (size_t)snprintf(convs + a, cap - a, "%s%d", count ? "," : "", id);
-        b += (size_t)snprintf(curs + b, cap - b, "%s%lld", count ? "," : "", cv->cursor);
+        sbuf_printf(&convs, "%s%d", count ? "," : "", id);
+        sbuf_printf(&curs, "%s%lld", count ? "," : "", cv->cursor);
         count++;
     }
-    convs[a++] = '}';
-    convs[a] = '\0';
-    curs[b++] = '}';
-    curs[b] = '\0';
-    if (count > 0) {
+    sbuf_puts(&convs, "}");
+    sbuf_puts(&curs, "}");
+    g->catchup_full = 0;
+    imap_free(&g->catchup_convs);
+    if (count > 0 && sbuf_ok(&convs) && sbuf_ok(&curs)) {
         char lim[16];
         snprintf(lim, sizeof lim, "%d", CATCHUP_LIMIT);
-        const char *params[] = {convs, curs, lim};
+        const char *params[] = {convs.p, curs.p, lim};
         if (pgc_op(g->listen, MSG_OP_EVENTS_FOR, params, caught_up, g) == 0) {
             g->catchup_inflight = 1;
             g->stats.catchups++;
         } else {
             g->catchup_again = 1;
+            g->catchup_full = 1;
         }
     }
-    free(convs);
-    free(curs);
+    sbuf_free(&convs);
+    sbuf_free(&curs);
+}
+
+void gw_catch_up(struct gateway *g)
+{
+    g->catchup_full = 1;
+    start_catch_up(g);
+}
+
+void gw_catch_up_conv(struct gateway *g, int conv)
+{
+    if (!imap_has(&g->convs, conv))
+        return;
+    if (!g->catchup_full)
+        imap_put(&g->catchup_convs, conv, 1);
+    start_catch_up(g);
+}
+
+void gw_deliver_next(struct gateway *g, long long id, long long prev, int conv, const char *kind,
+                     const char *payload)
+{
+    struct gw_conv *cv = (struct gw_conv *)imap_get(&g->convs, conv);
+    if (!cv)
+        return;
+    if (cv->state == CONV_READY && cv->cursor == prev)
+        gw_deliver(g, id, conv, kind, payload);
+    else
+        gw_catch_up_conv(g, conv);
 }
 
 /* ---------------------------------------------------------------- doorbell */
@@ -259,21 +296,49 @@ static void rang(void *arg, PGresult *res)
     struct gateway *g = arg;
     g->bell_inflight = 0;
     if (g->bell_again)
-        gw_ring(g);
+        ring_now(g);
 }
 
-void gw_ring(struct gateway *g)
+/* {"upTo":0,"origin":"<us>","conversations":[...]}: the other gateways read
+ * only those conversations; too many for NOTIFY's 8000 bytes: all. */
+static void ring_now(struct gateway *g)
 {
+    g->bell_again = 0;
+    struct pgc *db = gw_db(g);
+    if (!db) {
+        imap_free(&g->bell_convs);
+        return;
+    }
+    struct sbuf p;
+    sbuf_init(&p);
+    sbuf_printf(&p, "{\"upTo\":0,\"origin\":\"%s\"", g->instance);
+    if (g->bell_convs.len <= 600) {
+        sbuf_puts(&p, ",\"conversations\":[");
+        size_t i = 0;
+        int id, n = 0;
+        intptr_t v;
+        while (imap_next(&g->bell_convs, &i, &id, &v))
+            sbuf_printf(&p, "%s%d", n++ ? "," : "", id);
+        sbuf_puts(&p, "]");
+    }
+    sbuf_puts(&p, "}");
+    imap_free(&g->bell_convs);
+    const char *params[] = {p.p};
+    if (sbuf_ok(&p) && pgc_op(db, MSG_OP_NOTIFY, params, rang, g) == 0) {
+        g->bell_inflight = 1;
+        g->stats.doorbells_sent++;
+    }
+    sbuf_free(&p);
+}
+
+void gw_ring(struct gateway *g, int conv)
+{
+    imap_put(&g->bell_convs, conv, 1);
     if (g->bell_inflight) {
         g->bell_again = 1;
         return;
     }
-    g->bell_again = 0;
-    struct pgc *db = gw_db(g);
-    if (db && pgc_op(db, MSG_OP_DOORBELL, NULL, rang, g) == 0) {
-        g->bell_inflight = 1;
-        g->stats.doorbells_sent++;
-    }
+    ring_now(g);
 }
 
 /* ---------------------------------------------------------------- LISTEN */
@@ -310,11 +375,24 @@ void gw_on_notify(struct pgc *c, const char *channel, const char *payload, void 
 {
     struct gateway *g = arg;
     g->stats.notifications++;
-    json_object *o = json_tokener_parse(payload);
-    if (o && json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, "origin", NULL))
-        ephemeral(g, o);
-    else
-        gw_catch_up(g); /* a doorbell, an id, or a whole event: read in order */
+    json_object *o = json_tokener_parse(payload), *v, *origin;
+    if (!o || !json_object_is_type(o, json_type_object)) {
+        gw_catch_up(g);
+    } else if (json_object_object_get_ex(o, "kind", &v) && json_object_object_get_ex(o, "origin", &origin) &&
+               !json_object_object_get_ex(o, "id", NULL)) {
+        ephemeral(g, o); /* typing */
+    } else if (json_object_object_get_ex(o, "origin", &origin) &&
+               strcmp(json_object_get_string(origin), g->instance) == 0) {
+        /* Our own doorbell: our rooms were served when we wrote. */
+    } else if (json_object_object_get_ex(o, "conversations", &v) && json_object_is_type(v, json_type_array)) {
+        size_t n = json_object_array_length(v);
+        for (size_t i = 0; i < n; i++)
+            gw_catch_up_conv(g, json_object_get_int(json_object_array_get_idx(v, i)));
+    } else if (json_object_object_get_ex(o, "conversationId", &v) && json_object_object_get_ex(o, "id", NULL)) {
+        gw_catch_up_conv(g, json_object_get_int(v)); /* an event, whole or by id: read in order */
+    } else {
+        gw_catch_up(g); /* a doorbell for everything (the API's) */
+    }
     json_object_put(o);
 }
 

@@ -95,7 +95,7 @@ static sio_socket *op_end(struct op *o, PGresult *res, int *status, json_object 
         c->inflight--;
     *status = 0;
     *body = NULL;
-    if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQnfields(res) == 2) {
+    if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQnfields(res) >= 2) {
         *status = atoi(PQgetvalue(res, 0, 0));
         *body = json_tokener_parse(PQgetvalue(res, 0, 1));
     }
@@ -208,10 +208,13 @@ static void written(void *arg, PGresult *res)
     int status;
     json_object *body;
     sio_socket *s = op_end(o, res, &status, &body);
-    if (status == 201 || (status == 200 && o->event == gw_event_index("mark_as_read"))) {
-        /* Committed: deliver to our rooms now and wake the other gateways. */
-        gw_catch_up(g);
-        gw_ring(g);
+    if ((status == 201 || (status == 200 && o->event == gw_event_index("mark_as_read"))) &&
+        PQnfields(res) == 6 && !PQgetisnull(res, 0, 2)) {
+        /* Committed: to our room at once when it is the next event there,
+         * and a doorbell for the other gateways. */
+        gw_deliver_next(g, atoll(PQgetvalue(res, 0, 2)), atoll(PQgetvalue(res, 0, 3)), o->conv,
+                        PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5));
+        gw_ring(g, o->conv);
     }
     if (s && (status == 200 || status == 201) && body) {
         json_object *a = json_object_new_object(), *v;
@@ -252,8 +255,8 @@ static void on_send(struct gateway *g, sio_socket *s, struct gw_client *c, int e
     snprintf(uid, sizeof uid, "%d", c->user_id);
     snprintf(cid, sizeof cid, "%d", conv);
     snprintf(maxlen, sizeof maxlen, "%ld", g->cfg->max_message_length);
-    const char *params[] = {uid, c->role, cid, content, client_id, maxlen, "false"};
-    submit(g, s, c, op_new(g, s, ev, ack_id, conv), MSG_OP_SEND_MESSAGE, params, written);
+    const char *params[] = {uid, c->role, cid, content, client_id, maxlen};
+    submit(g, s, c, op_new(g, s, ev, ack_id, conv), MSG_OP_SEND_MESSAGE_EV, params, written);
 }
 
 static void on_read(struct gateway *g, sio_socket *s, struct gw_client *c, int ev, int conv,
@@ -262,8 +265,8 @@ static void on_read(struct gateway *g, sio_socket *s, struct gw_client *c, int e
     char uid[16], cid[16];
     snprintf(uid, sizeof uid, "%d", c->user_id);
     snprintf(cid, sizeof cid, "%d", conv);
-    const char *params[] = {uid, c->role, cid, "false"};
-    submit(g, s, c, op_new(g, s, ev, ack_id, conv), MSG_OP_MARK_READ, params, written);
+    const char *params[] = {uid, c->role, cid};
+    submit(g, s, c, op_new(g, s, ev, ack_id, conv), MSG_OP_MARK_READ_EV, params, written);
 }
 
 /* ---------------------------------------------------------------- typing */

@@ -81,7 +81,10 @@ struct gateway {
     struct imap convs;         /* conversation id -> struct gw_conv * */
     struct imap users;         /* user id -> open connections */
     int catchup_inflight, catchup_again;
+    int catchup_full;          /* the next read covers every room */
+    struct imap catchup_convs; /* else these conversations */
     int bell_inflight, bell_again;
+    struct imap bell_convs;    /* conversations written since the last doorbell */
     char instance[24];         /* tells this process's own ephemeral events apart */
     unsigned long long deliver_seq; /* room deliveries so far (recovery's send order) */
     struct gw_stats stats;
@@ -121,12 +124,19 @@ void gw_delivery_start(struct gateway *g);
 void gw_hold(struct gateway *g, int conv);
 /* Drops rooms that emptied. */
 void gw_release_empty(struct gateway *g);
-/* Reads what is new for the held rooms now (coalesced). */
+/* Reads what is new for every held room now (coalesced). */
 void gw_catch_up(struct gateway *g);
+/* The same for one conversation only. */
+void gw_catch_up_conv(struct gateway *g, int conv);
 /* Sends one stored event to its room if it is the next one there. */
 void gw_deliver(struct gateway *g, long long id, int conv, const char *kind, const char *payload);
-/* After a write of ours committed: wake the other gateways (coalesced). */
-void gw_ring(struct gateway *g);
+/* An event we just stored, `prev` the one before it in its conversation:
+ * sent at once when the room had exactly `prev`, else read in order. */
+void gw_deliver_next(struct gateway *g, long long id, long long prev, int conv, const char *kind,
+                     const char *payload);
+/* After a write of ours committed in conv: wake the other gateways, naming
+ * the conversations (coalesced). */
+void gw_ring(struct gateway *g, int conv);
 void gw_room_name(int conv, char *buf, size_t cap);
 void gw_on_notify(struct pgc *c, const char *channel, const char *payload, void *arg);
 void gw_on_listen_ready(struct pgc *c, void *arg);

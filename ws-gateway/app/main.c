@@ -298,6 +298,8 @@ int main(int argc, char **argv)
         free((void *)v);
     imap_free(&g.convs);
     imap_free(&g.users);
+    imap_free(&g.catchup_convs);
+    imap_free(&g.bell_convs);
     free(g.pool);
     free(origins);
     msg_config_free(&cfg);
