@@ -25,7 +25,7 @@ export MESSAGING_HTTP_PORT=$HTTP_PORT MESSAGING_WS_PORT=$WS_PORT MESSAGING_SEED=
 export MESSAGING_PG_PORT=$((20000 + RANDOM % 20000))
 export MESSAGING_JWT_SECRET=$(openssl rand -hex 32)
 export MESSAGING_CONFIG=$MESSAGING_VAR/bench.conf
-printf 'log_level = warn\nws_db_connections = %s\n' "${BENCH_WS_DB:-16}" >"$MESSAGING_CONFIG"
+printf 'log_level = warn\nws_db_connections = %s\n' "${BENCH_WS_DB:-4}" >"$MESSAGING_CONFIG"
 [ -n "${BENCH_WORKERS:-}" ] && printf 'api_workers = %s\n' "$BENCH_WORKERS" >>"$MESSAGING_CONFIG"
 trap 'scripts/stack.sh stop >/dev/null 2>&1' EXIT
 
