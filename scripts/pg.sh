@@ -16,18 +16,26 @@ as_owner() { if [ "$(id -u)" = 0 ]; then runuser -u "$OS_USER" -- "$@"; else "$@
 
 url_of() { echo "postgresql:///messaging?host=$1&port=$2&user=postgres"; }
 
+# The cluster's folder: DIR itself, or, when the cluster's owner cannot reach
+# it (a checkout under a private home, as root), a folder of the same name's
+# hash under /tmp. Always the same answer for the same DIR.
+cluster_dir() {
+  mkdir -p "$1"
+  local d; d=$(cd "$1" && pwd -P)
+  if [ "$(id -u)" = 0 ] && ! runuser -u "$OS_USER" -- test -x "$d" 2>/dev/null; then
+    d=${TMPDIR:-/tmp}/messaging-pg-$(printf '%s' "$d" | sha256sum | cut -c1-16)
+    mkdir -p "$d"
+  fi
+  echo "$d"
+}
+
 cmd=${1:-}; shift || true
 case "$cmd" in
   start)
-    dir=$1 port=$2
-    mkdir -p "$dir"; dir=$(cd "$dir" && pwd -P)
+    dir=$(cluster_dir "$1") port=$2
     [ -x "$PG_BIN/postgres" ] || { echo "pg.sh: PostgreSQL server binaries not found (install postgresql)" >&2; exit 1; }
     if [ "$(id -u)" = 0 ]; then
       chown "$OS_USER" "$dir"; chmod 700 "$dir"
-      # Every folder above must be traversable by the cluster's owner.
-      if ! runuser -u "$OS_USER" -- test -x "$dir"; then
-        echo "pg.sh: $dir is not reachable by the user $OS_USER (a parent folder is private)" >&2; exit 1
-      fi
     fi
     if [ ! -f "$dir/data/PG_VERSION" ]; then
       as_owner "$PG_BIN/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
@@ -44,11 +52,12 @@ case "$cmd" in
     url_of "$dir" "$port"
     ;;
   stop)
-    dir=$1
+    [ -d "$1" ] || exit 0
+    dir=$(cluster_dir "$1")
     [ -d "$dir/data" ] || exit 0
     as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null 2>&1 || true
     ;;
   url)
-    dir=$(cd "$1" && pwd -P); url_of "$dir" "$2" ;;
+    url_of "$(cluster_dir "$1")" "$2" ;;
   *) sed -n '2,10p' "$0" >&2; exit 2 ;;
 esac
