@@ -9,13 +9,6 @@
 
 #include "log.h"
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int doorbell_open(struct doorbell *d, const char *database_url)
 {
     memset(d, 0, sizeof *d);
@@ -55,7 +48,7 @@ static int connect_db(struct doorbell *d)
     if (d->conn)
         PQfinish(d->conn);
     d->conn = NULL;
-    long long t = now_ms();
+    long long t = msg_now_ms();
     if (t < d->next_try)
         return -1;
     const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};

@@ -306,6 +306,22 @@ static void print_url_masked(FILE *f, const char *name, const char *v)
     }
 }
 
+int msg_config_start(struct msg_config *cfg, const char *prog, const char *path, int check)
+{
+    char err[512];
+    msg_log_set_program(prog);
+    if (msg_config_load(cfg, path, 0, err, sizeof err) < 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        return -1;
+    }
+    msg_log_set_level((enum msg_log_level)msg_log_level_parse(cfg->log_level));
+    if (check) {
+        msg_config_dump(cfg, stdout);
+        return 1;
+    }
+    return 0;
+}
+
 void msg_config_dump(const struct msg_config *cfg, void *file)
 {
     FILE *f = file;

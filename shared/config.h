@@ -49,6 +49,12 @@ struct msg_config {
 int msg_config_load(struct msg_config *cfg, const char *path, int flags, char *err, size_t errlen);
 void msg_config_free(struct msg_config *cfg);
 
+/* A program's start: names its log lines, loads the configuration (a
+ * failure is one line on stderr, prefixed with prog), sets the log level,
+ * and with `check` prints the configuration. Returns -1 to exit 1 (error),
+ * 1 to exit 0 (checked), 0 to go on; the caller frees cfg in every case. */
+int msg_config_start(struct msg_config *cfg, const char *prog, const char *path, int check);
+
 /* Prints every key with its current value, the secrets masked. */
 void msg_config_dump(const struct msg_config *cfg, void *file);
 

@@ -7,13 +7,6 @@
 
 #include "log.h"
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int msg_db_init(struct msg_db *db, const char *url)
 {
     memset(db, 0, sizeof *db);
@@ -70,7 +63,7 @@ static int ensure_connected(struct msg_db *db)
             return 0;
     }
     drop(db);
-    long long t = now_ms();
+    long long t = msg_now_ms();
     if (t < db->next_try)
         return -1;
     db->conn = PQconnectdb(db->url);

@@ -144,6 +144,15 @@ static json_object *conv_object(int conv)
     return d;
 }
 
+/* {ok: true, conversationId}: the ack of the room and typing events. */
+static void ack_conv(sio_socket *s, int64_t ack_id, int conv)
+{
+    json_object *a = conv_object(conv);
+    json_object_object_add(a, "ok", json_object_new_boolean(1));
+    ack(s, ack_id, a);
+    json_object_put(a);
+}
+
 /* ---------------------------------------------------------------- rooms */
 
 static void joined(void *arg, PGresult *res)
@@ -160,10 +169,7 @@ static void joined(void *arg, PGresult *res)
         gw_session_joined(o->g, sio_socket_user(s), o->conv);
         json_object *d = conv_object(o->conv);
         gw_emit(o->g, s, "room_joined", d);
-        json_object *a = conv_object(o->conv);
-        json_object_object_add(a, "ok", json_object_new_boolean(1));
-        ack(s, o->ack_id, a);
-        json_object_put(a);
+        ack_conv(s, o->ack_id, o->conv);
         json_object_put(d);
     } else if (s) {
         op_fail(o, s, status, body);
@@ -191,10 +197,7 @@ static void on_leave(struct gateway *g, sio_socket *s, struct gw_client *c, int 
     gw_session_left(g, c, conv);
     json_object *d = conv_object(conv);
     gw_emit(g, s, "room_left", d);
-    json_object *a = conv_object(conv);
-    json_object_object_add(a, "ok", json_object_new_boolean(1));
-    ack(s, ack_id, a);
-    json_object_put(a);
+    ack_conv(s, ack_id, conv);
     json_object_put(d);
     gw_release_empty(g);
 }
@@ -311,10 +314,7 @@ static void typing_checked(void *arg, PGresult *res)
     sio_socket *s = op_end(o, res, &status, &body);
     if (s && status == 200) {
         typing(o->g, s, sio_socket_user(s), gw_event_names[o->event], o->conv);
-        json_object *a = conv_object(o->conv);
-        json_object_object_add(a, "ok", json_object_new_boolean(1));
-        ack(s, o->ack_id, a);
-        json_object_put(a);
+        ack_conv(s, o->ack_id, o->conv);
     } else if (s) {
         op_fail(o, s, status, body);
     }
@@ -330,10 +330,7 @@ static void on_typing(struct gateway *g, sio_socket *s, struct gw_client *c, int
     if (sio_in_room(s, room)) {
         /* Joining checked participation already. */
         typing(g, s, c, gw_event_names[ev], conv);
-        json_object *a = conv_object(conv);
-        json_object_object_add(a, "ok", json_object_new_boolean(1));
-        ack(s, ack_id, a);
-        json_object_put(a);
+        ack_conv(s, ack_id, conv);
         return;
     }
     char uid[16], cid[16];

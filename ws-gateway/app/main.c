@@ -161,19 +161,11 @@ int main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    msg_log_set_program("messaging-gateway");
     struct msg_config cfg;
-    char err[512];
-    if (msg_config_load(&cfg, config_path, 0, err, sizeof err) < 0) {
-        fprintf(stderr, "messaging-gateway: %s\n", err);
+    int started = msg_config_start(&cfg, "messaging-gateway", config_path, check);
+    if (started != 0) {
         msg_config_free(&cfg);
-        return 1;
-    }
-    msg_log_set_level((enum msg_log_level)msg_log_level_parse(cfg.log_level));
-    if (check) {
-        msg_config_dump(&cfg, stdout);
-        msg_config_free(&cfg);
-        return 0;
+        return started < 0 ? 1 : 0;
     }
     if (port)
         cfg.ws_port = port;
