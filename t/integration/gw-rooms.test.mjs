@@ -247,7 +247,9 @@ describe('typing', () => {
         assert.deepEqual(await w2.waitFor('typing_stop', (d, e) => w2.events.indexOf(e) >= m2, 3000), expected, how);
         t.close();
       }
-      // Typing stopped before the disconnect: no second typing_stop.
+      // Typing stopped before the disconnect: no second typing_stop. (Let the
+      // cases above settle first: a late event of theirs is not this one's.)
+      await sleep(QUIET_MS + 300);
       const m1 = w1.mark();
       const t = await connectJoined(WS_URL2, tokenFor(doctor), conv, { transport: 'websocket' });
       t.emit('typing_start', { conversationId: conv });
