@@ -291,7 +291,9 @@ static void typing(struct gateway *g, sio_socket *s, struct gw_client *c, const 
     snprintf(payload, sizeof payload,
              "{\"kind\":\"%s\",\"conversationId\":%d,\"userId\":%d,\"origin\":\"%s\"}", event, conv,
              c->user_id, g->instance);
-    struct pgc *db = gw_db(g);
+    /* On this socket's connection: its typing_start and typing_stop reach
+     * the other gateways in the order it sent them. */
+    struct pgc *db = gw_db_for(g, c->sid);
     const char *params[] = {payload};
     if (db)
         pgc_op(db, MSG_OP_NOTIFY, params, NULL, NULL);

@@ -64,10 +64,20 @@ static void room_add(struct gateway *g, struct gw_client *c, int conv)
     c->rooms[c->nrooms++] = conv;
 }
 
-/* On the socket's own connection: its session writes stay in order. */
+/* A session's writes all go through one connection, whichever socket
+ * carries it (a reconnected client's restore must follow its old socket's
+ * close): chosen by the pid. */
+static uint64_t pid_key(const char *pid)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *pid; pid++)
+        h = (h ^ (unsigned char)*pid) * 1099511628211ULL;
+    return h;
+}
+
 static void fire(struct gateway *g, struct gw_client *c, enum msg_op op, const char *const *params)
 {
-    struct pgc *db = gw_db_for(g, c->sid);
+    struct pgc *db = c->pid[0] ? gw_db_for(g, pid_key(c->pid)) : gw_db_for(g, c->sid);
     if (db)
         pgc_op(db, op, params, NULL, NULL);
 }
@@ -360,7 +370,7 @@ void gw_session_start(struct gateway *g, sio_socket *s, struct gw_client *c)
         return;
     }
     struct restore *r = calloc(1, sizeof *r);
-    struct pgc *db = gw_db(g);
+    struct pgc *db = gw_db_for(g, pid_key(c->restore_pid));
     if (!r || !db) {
         free(r);
         start_fresh(g, s, c);
