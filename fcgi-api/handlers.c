@@ -25,14 +25,10 @@ static void relay(struct api_ctx *ctx, enum msg_op op, const char *const *params
         http_send_error(ctx->req, &e, NULL);
         return;
     }
-    if (r.status == 200 || r.status == 201) {
-        if (op == MSG_OP_SEND_MESSAGE || op == MSG_OP_MARK_READ)
-            ctx->events_written++;
-        http_send_json(ctx->req, r.status, NULL, r.body, (size_t)r.len);
-    } else {
-        /* The SQL side wrote the error object already. */
-        http_send_json(ctx->req, r.status, NULL, r.body, (size_t)r.len);
-    }
+    if ((r.status == 200 || r.status == 201) && (op == MSG_OP_SEND_MESSAGE || op == MSG_OP_MARK_READ))
+        ctx->events_written++;
+    /* Success or error, the SQL side wrote the whole body. */
+    http_send_json(ctx->req, r.status, NULL, r.body, (size_t)r.len);
     msg_reply_clear(&r);
 }
 

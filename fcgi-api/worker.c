@@ -28,8 +28,9 @@ struct conn {
     bool used;
 };
 
-/* Returns how many events the request stored. */
-static int serve(FCGX_Request *fr, const struct msg_config *cfg, struct msg_db *db)
+/* Answers one request (fr NULL: plain CGI); returns how many events it
+ * stored. */
+static int answer(FCGX_Request *fr, const struct msg_config *cfg, struct msg_db *db)
 {
     struct http_req req;
     struct api_ctx ctx = {.req = &req, .cfg = cfg, .db = db};
@@ -40,13 +41,20 @@ static int serve(FCGX_Request *fr, const struct msg_config *cfg, struct msg_db *
         api_dispatch(&ctx);
     }
     http_req_free(&req);
+    return ctx.events_written;
+}
+
+/* Returns how many events the request stored. */
+static int serve(FCGX_Request *fr, const struct msg_config *cfg, struct msg_db *db)
+{
+    int events = answer(fr, cfg, db);
     /* Whatever the handler left unread must not be taken for the next
      * request on a kept-alive connection. */
     char sink[4096];
     while (FCGX_GetStr(sink, sizeof sink, fr->in) > 0)
         ;
     FCGX_Finish_r(fr);
-    return ctx.events_written;
+    return events;
 }
 
 int worker_run(int listen_fd, int bell_fd, const struct msg_config *cfg)
@@ -144,17 +152,8 @@ int cgi_run(const struct msg_config *cfg)
     struct msg_db db;
     if (msg_db_init(&db, cfg->database_url) < 0)
         return 1;
-    struct http_req req;
-    struct api_ctx ctx = {.req = &req, .cfg = cfg, .db = &db};
-    if (http_req_init(&req, NULL) < 0) {
-        struct msg_error e = msg_error_make(MSG_NOT_FOUND, "Not found");
-        http_send_error(&req, &e, NULL);
-    } else {
-        api_dispatch(&ctx);
-    }
-    http_req_free(&req);
     /* No master here: ring the doorbell on this connection, after commit. */
-    if (ctx.events_written && strcmp(cfg->notify_mode, "doorbell") == 0) {
+    if (answer(NULL, cfg, &db) && strcmp(cfg->notify_mode, "doorbell") == 0) {
         struct msg_reply r;
         struct msg_error e;
         if (msg_db_call(&db, MSG_OP_DOORBELL, NULL, &r, &e) == 0)

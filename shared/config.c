@@ -236,10 +236,6 @@ static int validate(struct msg_config *cfg, int flags, char *err, size_t errlen)
         fail(err, errlen, "config: api_socket must not be empty");
         return -1;
     }
-    if (cfg->ws_ping_timeout_ms >= cfg->ws_ping_interval_ms + 3600000) {
-        fail(err, errlen, "config: ws_ping_timeout_ms is out of range");
-        return -1;
-    }
     return 0;
 }
 

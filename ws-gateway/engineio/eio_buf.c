@@ -59,3 +59,22 @@ void eio_buf_unref(eio_buf *b)
 	if (b && --b->refs == 0)
 		free(b);
 }
+
+int eio_grow(uint8_t **buf, size_t *cap, size_t need, size_t first, size_t max)
+{
+	size_t c = *cap ? *cap : first;
+	uint8_t *nb;
+
+	if (need <= *cap)
+		return 0;
+	while (c < need)
+		c *= 2;
+	if (c > max)
+		c = max;
+	nb = realloc(*buf, c);
+	if (!nb)
+		return -1;
+	*buf = nb;
+	*cap = c;
+	return 0;
+}

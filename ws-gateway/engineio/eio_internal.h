@@ -37,6 +37,9 @@ struct eio_buf {
 /* A text packet of type `type` with payload (copied); one reference. */
 eio_buf *eio_buf_packet(int type, const void *payload, size_t len);
 eio_buf *eio_buf_ref(eio_buf *b);
+/* Grows *buf (capacity *cap, doubling from `first`, never beyond max) to
+ * hold need bytes; -1 when out of memory. */
+int eio_grow(uint8_t **buf, size_t *cap, size_t need, size_t first, size_t max);
 
 struct eio_qent {
 	struct eio_qent *next;

@@ -160,20 +160,8 @@ int eio_polling_body(struct eio_conn *c, struct lws *wsi, const void *in,
 		eio_http_respond_text(c, wsi, 413, POLL_CTYPE, "payload too large");
 		return 0;
 	}
-	if (c->len + len > c->cap) {
-		size_t cap = c->cap ? c->cap : 1024;
-		uint8_t *nb;
-
-		while (cap < c->len + len)
-			cap *= 2;
-		if (cap > max)
-			cap = max;
-		nb = realloc(c->buf, cap);
-		if (!nb)
-			return -1;
-		c->buf = nb;
-		c->cap = cap;
-	}
+	if (eio_grow(&c->buf, &c->cap, c->len + len, 1024, max) < 0)
+		return -1;
 	if (len)
 		memcpy(c->buf + c->len, in, len);
 	c->len += len;

@@ -151,20 +151,8 @@ int eio_ws_receive(struct eio_conn *c, struct lws *wsi, const void *in,
 		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
 		return -1;
 	}
-	if (c->len + len > c->cap) {
-		size_t cap = c->cap ? c->cap : 4096;
-		uint8_t *nb;
-
-		while (cap < c->len + len)
-			cap *= 2;
-		if (cap > max)
-			cap = max;
-		nb = realloc(c->buf, cap);
-		if (!nb)
-			return -1;
-		c->buf = nb;
-		c->cap = cap;
-	}
+	if (eio_grow(&c->buf, &c->cap, c->len + len, 4096, max) < 0)
+		return -1;
 	memcpy(c->buf + c->len, in, len);
 	c->len += len;
 	if (!final)
