@@ -8,7 +8,7 @@ SHELL := /bin/bash
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
-PKGS    := libwebsockets libjwt json-c libpq fcgi openssl
+PKGS    := libwebsockets libjwt json-c libpq fcgi openssl libuv
 
 # pkg-config is only asked once the packages are there (make deps installs them).
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

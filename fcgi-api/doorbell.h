@@ -1,7 +1,8 @@
 /* The doorbell: workers store events without NOTIFY (a notifying commit
- * takes a cluster-wide lock); after commit they ring this pipe, and the
- * master sends one NOTIFY messaging_events '{"upTo":N}' for however many
- * rings came meanwhile. Gateways then read the events table. */
+ * takes a cluster-wide lock); after commit they ring this pipe with the
+ * conversation they wrote to, and the master sends one bell naming every
+ * conversation rung meanwhile (messaging.ring, docs/events.md). Gateways
+ * then read those conversations from the events table. */
 #ifndef API_DOORBELL_H
 #define API_DOORBELL_H
 
@@ -13,13 +14,16 @@ struct doorbell {
     char *url;           /* owned */
     long long next_try;  /* ms, reconnect backoff */
     unsigned long rings, notifies;
+    int convs[600];      /* rung since the last bell (600: what a bell names) */
+    int nconvs, overflow;
 };
 
 int doorbell_open(struct doorbell *d, const char *database_url);
 void doorbell_close(struct doorbell *d);
 
-/* In a worker: one byte, never blocking (a full pipe already rings). */
-void doorbell_ring(int wr);
+/* In a worker: the conversation, never blocking (the write is atomic; a
+ * full pipe loses it, which the gateways' safety net covers). */
+void doorbell_ring(int wr, int conversation);
 
 /* In the master, when rd is readable: drains it and notifies once. */
 void doorbell_serve(struct doorbell *d);

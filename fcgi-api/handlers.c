@@ -25,8 +25,9 @@ static void relay(struct api_ctx *ctx, enum msg_op op, const char *const *params
         http_send_error(ctx->req, &e, NULL);
         return;
     }
-    if ((r.status == 200 || r.status == 201) && (op == MSG_OP_SEND_MESSAGE || op == MSG_OP_MARK_READ))
-        ctx->events_written++;
+    /* The operation says what it emitted: the doorbell names its conversation. */
+    if (r.event_id > 0 && msg_ops[op].emits)
+        ctx->bell_conversation = atoi(params[2]);
     /* Success or error, the SQL side wrote the whole body. */
     http_send_json(ctx->req, r.status, NULL, r.body, (size_t)r.len);
     msg_reply_clear(&r);

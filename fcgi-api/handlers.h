@@ -17,7 +17,7 @@ struct api_ctx {
     struct msg_identity id;
     char user[16];        /* id.user_id as text, the operations' $1 */
     const char *role;     /* the token's role claim or NULL, their $2 */
-    int events_written;   /* the request stored an event (for the doorbell) */
+    int bell_conversation; /* the conversation the request emitted an event in, or 0 */
 };
 
 /* Routes, authenticates and answers one request. */

@@ -28,8 +28,8 @@ struct conn {
     bool used;
 };
 
-/* Answers one request (fr NULL: plain CGI); returns how many events it
- * stored. */
+/* Answers one request (fr NULL: plain CGI); returns the conversation it
+ * emitted an event in, or 0. */
 static int answer(FCGX_Request *fr, const struct msg_config *cfg, struct msg_db *db)
 {
     struct http_req req;
@@ -41,10 +41,10 @@ static int answer(FCGX_Request *fr, const struct msg_config *cfg, struct msg_db 
         api_dispatch(&ctx);
     }
     http_req_free(&req);
-    return ctx.events_written;
+    return ctx.bell_conversation;
 }
 
-/* Returns how many events the request stored. */
+/* Returns the conversation the request emitted an event in, or 0. */
 static int serve(FCGX_Request *fr, const struct msg_config *cfg, struct msg_db *db)
 {
     int events = answer(fr, cfg, db);
@@ -115,8 +115,9 @@ int worker_run(int listen_fd, int bell_fd, const struct msg_config *cfg)
                 c->used = false;
                 continue;
             }
-            if (serve(&c->req, cfg, &db) && ring)
-                doorbell_ring(bell_fd);
+            int conv = serve(&c->req, cfg, &db);
+            if (conv && ring)
+                doorbell_ring(bell_fd, conv);
             if (c->req.ipcFd < 0)
                 c->used = false;
         }
@@ -132,8 +133,9 @@ int worker_run(int listen_fd, int bell_fd, const struct msg_config *cfg)
                 FCGX_Free(&c->req, 1);
                 continue;
             }
-            if (serve(&c->req, cfg, &db) && ring)
-                doorbell_ring(bell_fd);
+            int conv = serve(&c->req, cfg, &db);
+            if (conv && ring)
+                doorbell_ring(bell_fd, conv);
             c->used = c->req.ipcFd >= 0;
         }
     }
@@ -153,10 +155,14 @@ int cgi_run(const struct msg_config *cfg)
     if (msg_db_init(&db, cfg->database_url) < 0)
         return 1;
     /* No master here: ring the doorbell on this connection, after commit. */
-    if (answer(NULL, cfg, &db) && strcmp(cfg->notify_mode, "doorbell") == 0) {
+    int conv = answer(NULL, cfg, &db);
+    if (conv && strcmp(cfg->notify_mode, "doorbell") == 0) {
         struct msg_reply r;
         struct msg_error e;
-        if (msg_db_call(&db, MSG_OP_DOORBELL, NULL, &r, &e) == 0)
+        char convs[24];
+        snprintf(convs, sizeof convs, "{%d}", conv);
+        const char *params[] = {convs};
+        if (msg_db_call(&db, MSG_OP_DOORBELL, params, &r, &e) == 0)
             msg_reply_clear(&r);
     }
     msg_db_close(&db);

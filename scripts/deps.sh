@@ -14,7 +14,7 @@ for a in "$@"; do
 done
 
 # Build and run.
-pkgs=(gcc make pkg-config libwebsockets-dev libjwt-dev libjson-c-dev libfcgi-dev libpq-dev
+pkgs=(gcc make pkg-config libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libjwt-dev libjson-c-dev libfcgi-dev libpq-dev
       libssl-dev postgresql postgresql-contrib nginx-light curl ca-certificates openssl)
 # Tests and benchmarks.
 if [ "$want_test" = 1 ]; then

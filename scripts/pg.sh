@@ -2,7 +2,8 @@
 # A private PostgreSQL cluster for `make run` and the tests.
 #
 #   scripts/pg.sh start DIR PORT   create (if needed) and start; prints the URL
-#   scripts/pg.sh stop DIR         fast shutdown (nothing running: no error)
+#   scripts/pg.sh stop DIR [MODE]  shutdown, fast by default; immediate: as
+#                                  a crash (nothing running: no error)
 #   scripts/pg.sh url DIR PORT     the URL only
 #
 # It listens on a unix socket in DIR only (no TCP port to collide with), with
@@ -55,7 +56,7 @@ case "$cmd" in
     [ -d "$1" ] || exit 0
     dir=$(cluster_dir "$1")
     [ -d "$dir/data" ] || exit 0
-    as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null 2>&1 || true
+    as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -m "${2:-fast}" -w -t 60 stop >/dev/null 2>&1 || true
     ;;
   url)
     url_of "$(cluster_dir "$1")" "$2" ;;

@@ -42,9 +42,10 @@ DB_URL=$(scripts/pg.sh url "$MESSAGING_VAR/pg" "$MESSAGING_PG_PORT")
 export MESSAGING_DATABASE_URL=$DB_URL
 cat >"$MESSAGING_VAR/pgctl" <<EOT
 #!/usr/bin/env bash
-# start | stop the tests' private PostgreSQL
+# start | stop | kill the tests' private PostgreSQL (kill: an immediate shutdown, as a crash)
 case "\$1" in
   stop) exec "$ROOT/scripts/pg.sh" stop "$MESSAGING_VAR/pg" ;;
+  kill) exec "$ROOT/scripts/pg.sh" stop "$MESSAGING_VAR/pg" immediate ;;
   start) "$ROOT/scripts/pg.sh" start "$MESSAGING_VAR/pg" "$MESSAGING_PG_PORT" >/dev/null ;;
 esac
 EOT

@@ -49,6 +49,7 @@ static const struct key keys[] = {
     L(ws_send_queue_bytes, "1048576", 4096, 1073741824),
     L(ws_max_connections, "20000", 1, 1000000),
     L(ws_db_connections, "4", 1, 64),
+    S(ws_event_loop, "uv"),
     L(recovery_max_disconnection_ms, "120000", 0, 86400000),
     {"admin_token", K_STR, offsetof(struct msg_config, admin_token), "", 0, 0, true},
 };
@@ -230,6 +231,10 @@ static int validate(struct msg_config *cfg, int flags, char *err, size_t errlen)
     }
     if (strcmp(cfg->notify_mode, "doorbell") != 0 && strcmp(cfg->notify_mode, "inline") != 0) {
         fail(err, errlen, "config: notify_mode must be doorbell or inline");
+        return -1;
+    }
+    if (strcmp(cfg->ws_event_loop, "uv") != 0 && strcmp(cfg->ws_event_loop, "poll") != 0) {
+        fail(err, errlen, "config: ws_event_loop must be uv or poll");
         return -1;
     }
     if (cfg->api_socket[0] == '\0') {

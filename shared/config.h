@@ -37,6 +37,7 @@ struct msg_config {
     long ws_send_queue_bytes;
     long ws_max_connections;
     long ws_db_connections;     /* the gateway's connections for operations */
+    char *ws_event_loop;        /* "uv" (epoll, lws's libuv event library) or "poll" */
     long recovery_max_disconnection_ms;
     char *admin_token;
 };

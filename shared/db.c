@@ -125,7 +125,8 @@ int msg_db_call(struct msg_db *db, enum msg_op op, const char *const *params,
     PGresult *r;
     if (msg_db_exec(db, op, params, &r, err) < 0)
         return -1;
-    if (PQntuples(r) != 1 || PQnfields(r) != 2 || PQgetisnull(r, 0, 0) || PQgetisnull(r, 0, 1)) {
+    int want = msg_ops[op].emits ? 5 : 2;
+    if (PQntuples(r) != 1 || PQnfields(r) != want || PQgetisnull(r, 0, 0) || PQgetisnull(r, 0, 1)) {
         msg_err("db_reply_malformed", "op=%s", msg_ops[op].name);
         PQclear(r);
         *err = msg_error_make(MSG_INTERNAL, "Internal error");
@@ -135,6 +136,7 @@ int msg_db_call(struct msg_db *db, enum msg_op op, const char *const *params,
     out->status = atoi(PQgetvalue(r, 0, 0));
     out->body = PQgetvalue(r, 0, 1);
     out->len = PQgetlength(r, 0, 1);
+    out->event_id = msg_ops[op].emits && !PQgetisnull(r, 0, 2) ? atoll(PQgetvalue(r, 0, 2)) : 0;
     return 0;
 }
 

@@ -21,6 +21,7 @@ struct msg_reply {
     int status;
     const char *body;
     int len;
+    long long event_id; /* the event the operation emitted (ops with `emits`), or 0 */
     PGresult *res;
 };
 

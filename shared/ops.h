@@ -10,6 +10,8 @@ enum msg_op {
     MSG_OP_CREATE_CONVERSATION, /* user, role, participant */
     MSG_OP_LIST_CONVERSATIONS,  /* user, role, limit, offset */
     MSG_OP_GET_CONVERSATION,    /* user, role, conversation */
+    /* The writes (sql/013): rows of (status, body, event id, previous event
+     * id of the conversation, event data); `emits` below. */
     MSG_OP_SEND_MESSAGE,        /* user, role, conversation, content, client id, max length, notify */
     MSG_OP_LIST_MESSAGES,       /* user, role, conversation, limit, before, after */
     MSG_OP_LIST_MESSAGE_ROWS,   /* the same, as rows for shared/msgjson.c */
@@ -19,11 +21,12 @@ enum msg_op {
     MSG_OP_AVAILABLE_USERS,     /* user, role */
     MSG_OP_CHECK_PARTICIPANT,   /* user, role, conversation */
     MSG_OP_HEALTH,              /* (none) */
-    MSG_OP_DOORBELL,            /* (none): NOTIFY {"upTo":N} after commit */
+    MSG_OP_DOORBELL,            /* conversations int[] (NULL: all): a bell after commit */
     /* The gateway's reads (rows, not a reply): */
     MSG_OP_EVENTS_FOR,          /* conversations int[], cursors bigint[], limit -> events */
     MSG_OP_CONVERSATION_CURSOR, /* conversation -> newest event id */
-    MSG_OP_NOTIFY,              /* payload: an ephemeral event (typing) on the channel */
+    MSG_OP_NOTIFY,              /* payload (shared/bus.h): a bell or a typing event */
+    MSG_OP_EVENTS_AFTER,        /* after id, limit -> (id, conversation): the safety net */
     /* Connection state recovery (sql/010_sessions.sql): */
     MSG_OP_SESSION_OPEN,        /* pid, user, instance */
     MSG_OP_SESSION_JOIN,        /* pid, conversation */
@@ -32,10 +35,6 @@ enum msg_op {
     MSG_OP_SESSION_RESTORE,     /* pid, user, max ms, instance -> joined, sent, sent_log */
     MSG_OP_SESSION_REPLAY,      /* ids bigint[], conversations int[], after bigint[], limit -> events */
     MSG_OP_GATEWAY_HEARTBEAT,   /* instance, max ms */
-    /* The gateway's writes, with the event stored (sql/012): rows of
-     * (status, body, event id, previous event id, kind, payload). */
-    MSG_OP_SEND_MESSAGE_EV,     /* user, role, conversation, content, client id, max length */
-    MSG_OP_MARK_READ_EV,        /* user, role, conversation */
     MSG_OP_COUNT
 };
 
@@ -44,6 +43,12 @@ struct msg_op_def {
     const char *sql;
     int nparams;
     int writes;       /* not safe to retry blindly */
+    int emits;        /* returns (status, body, event id, previous id, data):
+                       * the event id is NULL when nothing was emitted */
+    int batch;        /* the gateway may commit it with others (group commit):
+                       * it takes no lock but its conversation's row and its
+                       * session's, so batches sorted by conversation cannot
+                       * deadlock */
 };
 
 extern const struct msg_op_def msg_ops[MSG_OP_COUNT];

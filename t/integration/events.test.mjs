@@ -1,9 +1,10 @@
-// The database side of delivery (API.md section 5 "Delivery", issue 3 item 3):
+// The database side of delivery (API.md section 5 "Delivery", docs/events.md):
 // every message and read receipt written through the API leaves a row in
-// messaging.events in the same transaction and a notification on the
-// channel messaging_events. The notification may be the whole event
-// {id, conversationId, kind, data}, its id {id, conversationId, kind}, or a
-// doorbell {upTo: N}; it never carries more than NOTIFY's 8000 bytes.
+// messaging.events in the same transaction (a message's event references
+// its row; its data is built when read) and, after commit, a bell on the
+// channel messaging_events naming the conversation:
+// {"t":"bell","origin":"api","conversations":[...]}. A bell never carries
+// an event, so it never comes near NOTIFY's 8000 bytes.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
@@ -39,10 +40,10 @@ after(async () => {
 
 const send = (conv, user, body) => post(`/conversations/${conv}/messages`, tokenFor(user), body);
 
-/** Event rows of a conversation with id > afterId, ascending; payload parsed. */
+/** Events of a conversation with id > afterId, ascending, as readers get them; payload parsed. */
 async function eventsOf(conversationId, afterId = 0) {
   const { rows } = await q(
-    'SELECT id, conversation_id, kind, payload FROM messaging.events WHERE conversation_id = $1 AND id > $2 ORDER BY id',
+    'SELECT id, conversation_id, kind, payload FROM messaging.events_since_each(ARRAY[$1::int], ARRAY[$2::bigint], NULL)',
     [conversationId, afterId]);
   return rows.map((r) => ({ ...r, id: Number(r.id), payload: typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload }));
 }
@@ -52,39 +53,29 @@ async function lastEventId() {
   return Number(rows[0].m);
 }
 
-/** What a notification says about event `ev`: 'whole', 'id' or 'doorbell', or null if it does not cover it. */
+/** Whether a notification is a bell covering event `ev`. */
 function covers(note, ev) {
   const p = note.json;
-  if (!p || typeof p !== 'object' || Array.isArray(p)) return null;
-  if ('upTo' in p) return Number(p.upTo) >= ev.id ? 'doorbell' : null;
-  if (Number(p.id) === ev.id) return 'data' in p ? 'whole' : 'id';
-  return null;
+  if (!p || typeof p !== 'object' || Array.isArray(p) || p.t !== 'bell') return false;
+  return !('conversations' in p) || p.conversations.includes(ev.conversation_id);
 }
 
-/** Waits for a notification covering `ev`, received since index `from`; checks its shape. */
+/** Waits for a bell covering `ev`, received since index `from`; checks its shape. */
 async function notificationFor(ev, from, sentAt) {
   const deadline = sentAt + NOTIFY_WITHIN_MS;
   for (;;) {
     const hit = notes.slice(from).find((n) => covers(n, ev));
     if (hit) {
-      const kind = covers(hit, ev);
       const p = hit.json;
       assert.ok(Buffer.byteLength(hit.payload) < 8000);
-      if (kind === 'doorbell') {
-        assert.deepEqual(Object.keys(p), ['upTo'], `doorbell ${hit.payload}`);
-        assert.ok(Number.isInteger(p.upTo), `doorbell upTo ${hit.payload}`);
-      } else if (kind === 'id') {
-        assert.deepEqual(Object.keys(p).sort(), ['conversationId', 'id', 'kind'], `notification ${hit.payload}`);
-        assert.deepEqual(p, { id: ev.id, conversationId: ev.conversation_id, kind: ev.kind });
-      } else {
-        assert.deepEqual(Object.keys(p).sort(), ['conversationId', 'data', 'id', 'kind'], `notification ${hit.payload}`);
-        assert.deepEqual(p, { id: ev.id, conversationId: ev.conversation_id, kind: ev.kind, data: ev.payload });
-      }
-      return { kind, note: hit };
+      assert.deepEqual(Object.keys(p).sort(), ['conversations', 'origin', 't'], `bell ${hit.payload}`);
+      assert.equal(p.origin, 'api');
+      assert.ok(p.conversations.every(Number.isInteger), `bell ${hit.payload}`);
+      return { kind: 'bell', note: hit };
     }
     if (Date.now() > deadline) {
       const got = notes.slice(from).map((n) => n.payload.slice(0, 200));
-      assert.fail(`no notification on ${CHANNEL} covering event ${ev.id} within ${NOTIFY_WITHIN_MS} ms; got ${JSON.stringify(got)}`);
+      assert.fail(`no bell on ${CHANNEL} naming conversation ${ev.conversation_id} within ${NOTIFY_WITHIN_MS} ms; got ${JSON.stringify(got)}`);
     }
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -106,13 +97,17 @@ describe('new_message', () => {
     assert.equal(evs.length, 1, `events: ${JSON.stringify(evs)}`);
     const ev = evs[0];
     assert.equal(ev.kind, 'new_message');
+    // The row references the message; it does not copy it.
+    const { rows } = await q('SELECT message_id, payload FROM messaging.events WHERE id = $1', [ev.id]);
+    assert.equal(Number(rows[0].message_id), message.id);
+    assert.equal(rows[0].payload, null);
     assert.equal(ev.conversation_id, conv);
     assert.deepEqual(ev.payload.message, message);
     assert.equal(ev.payload.conversationId, conv);
     await notificationFor(ev, from, sentAt);
   });
 
-  test('a message over 8000 bytes: the event row holds it whole, the notification does not carry it', async () => {
+  test('a message over 8000 bytes: the event gives it whole, the bell stays small', async () => {
     for (const content of ['x'.repeat(9000), '€'.repeat(2700), 'é'.repeat(4500)]) {
       // 9000 bytes in 9000 characters; 8100 bytes in 2700 characters; 9000 bytes in 4500.
       const from = notes.length;
@@ -126,8 +121,8 @@ describe('new_message', () => {
       assert.equal(evs[0].kind, 'new_message');
       assert.deepEqual(evs[0].payload.message, message);
       assert.equal(evs[0].payload.message.content.length, content.length);
-      const { kind } = await notificationFor(evs[0], from, sentAt);
-      assert.notEqual(kind, 'whole', 'a notification cannot carry a payload over 8000 bytes');
+      const { note } = await notificationFor(evs[0], from, sentAt);
+      assert.ok(Buffer.byteLength(note.payload) < 200, 'a bell carries no event');
     }
   });
 
@@ -141,7 +136,7 @@ describe('new_message', () => {
     assert.deepEqual(evs.map((e) => e.kind), Array(5).fill('new_message'));
     assert.deepEqual(evs.map((e) => e.payload.message.id), ids);
     for (let i = 1; i < evs.length; i++) assert.ok(evs[i].id > evs[i - 1].id);
-    // The last one is announced (a doorbell may cover several).
+    // The last one is announced (a bell may cover several).
     await notificationFor(evs[evs.length - 1], from, sentAt);
   });
 
@@ -172,6 +167,15 @@ describe('messages_read', () => {
     assert.equal(evs[0].kind, 'messages_read');
     assert.deepEqual(evs[0].payload, { conversationId: conv, userId: patient.id, updatedCount: 2 });
     await notificationFor(evs[0], from, sentAt);
+  });
+
+  test('a read that marks nothing writes no event (API.md section 8)', async () => {
+    const { patient, doctor, conversationId: conv } = await pairWithConversation();
+    assertOk(await send(conv, doctor, { content: 'un' }), 201);
+    assert.deepEqual(assertOk(await post(`/conversations/${conv}/read`, tokenFor(patient))), { conversationId: conv, updatedCount: 1 });
+    const n0 = await lastEventId();
+    assert.deepEqual(assertOk(await post(`/conversations/${conv}/read`, tokenFor(patient))), { conversationId: conv, updatedCount: 0 });
+    assert.deepEqual(await eventsOf(conv, n0), []);
   });
 });
 

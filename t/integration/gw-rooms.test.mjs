@@ -168,9 +168,10 @@ test('isolation between conversations (two patients of one doctor, split over bo
     // Typing and read receipts.
     s1.emit('typing_start', { conversationId: c1 });
     assert.deepEqual(await sd.waitFor('typing_start'), { conversationId: c1, userId: p1.id });
-    const read = await s2.request('mark_as_read', { conversationId: c2 });
-    assert.deepEqual(read, { ok: true, updatedCount: 0 });
-    await sd.waitFor('messages_read', isConv(c2));
+    // The doctor reads the patient's message (a read that marks nothing sends nothing).
+    const read = await sd.request('mark_as_read', { conversationId: c2 });
+    assert.deepEqual(read, { ok: true, updatedCount: 1 });
+    await s2.waitFor('messages_read', isConv(c2));
     sd.emit('typing_start', { conversationId: c2 });
     assert.deepEqual(await s2.waitFor('typing_start'), { conversationId: c2, userId: doctor.id });
     await sleep(QUIET_MS);

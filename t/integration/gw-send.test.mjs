@@ -75,6 +75,8 @@ describe('send_message and mark_as_read', () => {
         await sleep(QUIET_MS);
         for (const c of all) {
           assert.deepEqual(c.all('new_message').map((d) => d.message.id), [m1.id, m2.id, m3.id], `${c.label}: new_message`);
+          // The read that marked nothing sent no receipt (API.md section 8).
+          assert.deepEqual(c.all('messages_read'), [receipt], `${c.label}: messages_read`);
           assert.deepEqual(c.all('error'), [], `${c.label}: errors`);
         }
       } finally {

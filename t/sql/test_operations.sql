@@ -114,10 +114,14 @@ SELECT pg_temp.ok(:'b'::json->'message'->>'sentAt' ~ '^\d{4}-\d\d-\d\dT\d\d:\d\d
 SELECT pg_temp.ok((SELECT last_message_at = (SELECT sent_at FROM messages WHERE id = :m1) AND updated_at = last_message_at
                      FROM conversations WHERE id = :c1), 'send_message: conversation last_message_at/updated_at = sent_at');
 SELECT pg_temp.is((SELECT count(*)::text FROM messaging.events WHERE id > :ev0), '1', 'send_message: one event written (notify off)');
-SELECT pg_temp.ok((SELECT kind = 'new_message' AND conversation_id = :c1
-                          AND payload::jsonb = json_build_object('message', :'b'::json->'message', 'conversationId', :c1)::jsonb
+SELECT pg_temp.ok((SELECT kind = 'new_message' AND conversation_id = :c1 AND message_id = :m1 AND payload IS NULL
                      FROM messaging.events WHERE id > :ev0),
-  'send_message: event new_message with payload {message, conversationId}');
+  'send_message: event new_message references its message (no copy)');
+SELECT pg_temp.ok((SELECT payload::jsonb = json_build_object('message', :'b'::json->'message', 'conversationId', :c1)::jsonb
+                     FROM messaging.events_since(:ev0, NULL, NULL)),
+  'send_message: the event reads as {message, conversationId}');
+SELECT pg_temp.ok((SELECT last_event_id = (SELECT max(id) FROM messaging.events WHERE conversation_id = :c1)
+                     FROM conversations WHERE id = :c1), 'send_message: the conversation keeps its newest event id');
 
 -- idempotent clientId
 SELECT status AS st, body AS b FROM messaging.send_message(:p1, NULL, :c1, 'Avec clé', 'key-1', 10000, true) \gset
@@ -246,7 +250,7 @@ SELECT pg_temp.ok((SELECT kind = 'messages_read' AND conversation_id = :c3
   'mark_read: event messages_read {conversationId, userId, updatedCount}');
 SELECT status AS st, body AS b FROM messaging.mark_read(:p3, NULL, :c3, false) \gset
 SELECT pg_temp.is(:'b'::json->>'updatedCount', '0', 'mark_read: again gives 0');
-SELECT pg_temp.is((SELECT count(*) FROM messaging.events WHERE id > :ev2)::text, '2', 'mark_read: writes its event even for 0');
+SELECT pg_temp.is((SELECT count(*) FROM messaging.events WHERE id > :ev2)::text, '1', 'mark_read: marking nothing writes no event');
 SELECT status AS st, body AS b FROM messaging.unread_count(:p3, NULL) \gset
 SELECT pg_temp.is(:'b', '{"total" : 0, "byConversation" : {}}', 'unread_count: {} when nothing unread');
 SELECT status AS st FROM messaging.mark_read(:p2, NULL, :c3, false) \gset
@@ -322,7 +326,7 @@ SELECT pg_temp.is((SELECT string_agg((e->>'lastName') || '=' || coalesce(e->>'co
 
 -- ---------------------------------------------------------------- events: reading, append-only, retention
 SELECT pg_temp.is((SELECT string_agg(kind, ',' ORDER BY id) FROM messaging.events_since(:ev2, ARRAY[:c3], 10)),
-  'messages_read,messages_read', 'events_since: by conversation, ascending');
+  'messages_read', 'events_since: by conversation, ascending');
 SELECT pg_temp.is((SELECT count(*)::text FROM messaging.events_since(:ev0, ARRAY[:c1, :c3], 2)), '2', 'events_since: limit');
 SELECT pg_temp.is((SELECT count(*)::text FROM messaging.events_since(:ev0, NULL, NULL)),
   (SELECT count(*)::text FROM messaging.events WHERE id > :ev0), 'events_since: NULL conversations = all');

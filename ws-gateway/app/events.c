@@ -7,21 +7,8 @@
 
 #include "gateway.h"
 #include "log.h"
+#include "sbuf.h"
 #include "validate.h"
-
-const char *const gw_event_names[] = {
-    "join_room", "leave_room", "send_message", "mark_as_read", "typing_start", "typing_stop",
-    "connection_established", "room_joined", "room_left", "new_message", "messages_read",
-    "error", "other"};
-const int gw_event_count = (int)(sizeof gw_event_names / sizeof gw_event_names[0]);
-
-int gw_event_index(const char *name)
-{
-    for (int i = 0; i < gw_event_count - 1; i++)
-        if (strcmp(gw_event_names[i], name) == 0)
-            return i;
-    return gw_event_count - 1;
-}
 
 void gw_emit(struct gateway *g, sio_socket *s, const char *event, json_object *data)
 {
@@ -117,7 +104,9 @@ static void op_fail(struct op *o, sio_socket *s, int status, json_object *body)
         gw_fail(o->g, s, event, o->ack_id, MSG_UNAVAILABLE, "The database is unavailable");
 }
 
-/* Queues op for the socket, or answers why not. Takes ownership of o. */
+/* Queues op for the socket, or answers why not. Takes ownership of o.
+ * Writes go through pgc_write: committed with the others of the loop turn
+ * (group commit), ordered by conversation. */
 static void submit(struct gateway *g, sio_socket *s, struct gw_client *c, struct op *o,
                    enum msg_op op, const char *const *params, pgc_result_cb cb)
 {
@@ -129,7 +118,8 @@ static void submit(struct gateway *g, sio_socket *s, struct gw_client *c, struct
         gw_fail(g, s, event, ack_id, MSG_UNAVAILABLE, "The database is unavailable");
         return;
     }
-    if (pgc_op(db, op, params, cb, o) < 0) {
+    int r = msg_ops[op].batch ? pgc_write(db, op, o->conv, params, cb, o) : pgc_op(db, op, params, cb, o);
+    if (r < 0) {
         free(o);
         gw_fail(g, s, event, ack_id, MSG_RATE_LIMITED, "Too many operations in flight");
         return;
@@ -204,34 +194,64 @@ static void on_leave(struct gateway *g, sio_socket *s, struct gw_client *c, int 
 
 /* ---------------------------------------------------------------- writes */
 
+/* {"ok":true, ...the reply's keys}: the reply's JSON text spliced in. */
+static void ack_reply(sio_socket *s, int64_t ack_id, const char *body)
+{
+    if (ack_id == SIO_NO_ACK)
+        return;
+    struct sbuf b;
+    sbuf_init(&b);
+    sbuf_puts(&b, "[{\"ok\":true");
+    if (body[0] == '{' && body[1] && body[1] != '}') {
+        sbuf_puts(&b, ",");
+        sbuf_puts(&b, body + 1);
+    } else {
+        sbuf_puts(&b, "}");
+    }
+    sbuf_puts(&b, "]");
+    if (sbuf_ok(&b))
+        sio_ack_text(s, ack_id, b.p, b.len);
+    sbuf_free(&b);
+}
+
+/* A write's answer (status, body, event id, previous id, data), after its
+ * transaction committed. */
 static void written(void *arg, PGresult *res)
 {
     struct op *o = arg;
     struct gateway *g = o->g;
-    int status;
-    json_object *body;
-    sio_socket *s = op_end(o, res, &status, &body);
-    if ((status == 201 || (status == 200 && o->event == gw_event_index("mark_as_read"))) &&
-        PQnfields(res) == 6 && !PQgetisnull(res, 0, 2)) {
+    sio_socket *s = sio_socket_find(g->srv, o->sid);
+    struct gw_client *c = s ? sio_socket_user(s) : NULL;
+    if (c && c->inflight > 0)
+        c->inflight--;
+    int well = res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQnfields(res) == 5 &&
+               !PQgetisnull(res, 0, 0) && !PQgetisnull(res, 0, 1);
+    int status = well ? atoi(PQgetvalue(res, 0, 0)) : 0;
+    if (well && !PQgetisnull(res, 0, 2) && !PQgetisnull(res, 0, 4)) {
         /* Committed: to our room at once when it is the next event there,
-         * and a doorbell for the other gateways. */
-        gw_deliver_next(g, atoll(PQgetvalue(res, 0, 2)), atoll(PQgetvalue(res, 0, 3)), o->conv,
-                        PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5));
+         * and a bell for the other gateways. */
+        const char *kind = o->event == gw_event_index("send_message") ? "new_message" : "messages_read";
+        gw_deliver_next(g, atoll(PQgetvalue(res, 0, 2)), atoll(PQgetvalue(res, 0, 3)), o->conv, kind,
+                        PQgetvalue(res, 0, 4));
         gw_ring(g, o->conv);
     }
-    if (s && (status == 200 || status == 201) && body) {
-        json_object *a = json_object_new_object(), *v;
+    if (c && (status == 200 || status == 201) && o->event == gw_event_index("send_message")) {
+        ack_reply(s, o->ack_id, PQgetvalue(res, 0, 1)); /* {ok, message}: the message spliced */
+    } else if (c && status == 200) {
+        /* {ok, updatedCount}: small, built here. */
+        json_object *body = json_tokener_parse(PQgetvalue(res, 0, 1)), *v;
+        json_object *a = json_object_new_object();
         json_object_object_add(a, "ok", json_object_new_boolean(1));
-        if (json_object_object_get_ex(body, "message", &v))
-            json_object_object_add(a, "message", json_object_get(v));
-        if (json_object_object_get_ex(body, "updatedCount", &v))
+        if (body && json_object_object_get_ex(body, "updatedCount", &v))
             json_object_object_add(a, "updatedCount", json_object_get(v));
         ack(s, o->ack_id, a);
         json_object_put(a);
-    } else if (s) {
-        op_fail(o, s, status, body);
+        json_object_put(body);
+    } else if (c) {
+        json_object *body = well ? json_tokener_parse(PQgetvalue(res, 0, 1)) : NULL;
+        op_fail(o, s, well ? status : (res ? 500 : 0), body);
+        json_object_put(body);
     }
-    json_object_put(body);
     free(o);
 }
 
@@ -258,8 +278,8 @@ static void on_send(struct gateway *g, sio_socket *s, struct gw_client *c, int e
     snprintf(uid, sizeof uid, "%d", c->user_id);
     snprintf(cid, sizeof cid, "%d", conv);
     snprintf(maxlen, sizeof maxlen, "%ld", g->cfg->max_message_length);
-    const char *params[] = {uid, c->role, cid, content, client_id, maxlen};
-    submit(g, s, c, op_new(g, s, ev, ack_id, conv), MSG_OP_SEND_MESSAGE_EV, params, written);
+    const char *params[] = {uid, c->role, cid, content, client_id, maxlen, "false"};
+    submit(g, s, c, op_new(g, s, ev, ack_id, conv), MSG_OP_SEND_MESSAGE, params, written);
 }
 
 static void on_read(struct gateway *g, sio_socket *s, struct gw_client *c, int ev, int conv,
@@ -268,44 +288,37 @@ static void on_read(struct gateway *g, sio_socket *s, struct gw_client *c, int e
     char uid[16], cid[16];
     snprintf(uid, sizeof uid, "%d", c->user_id);
     snprintf(cid, sizeof cid, "%d", conv);
-    const char *params[] = {uid, c->role, cid};
-    submit(g, s, c, op_new(g, s, ev, ack_id, conv), MSG_OP_MARK_READ_EV, params, written);
+    const char *params[] = {uid, c->role, cid, "false"};
+    submit(g, s, c, op_new(g, s, ev, ack_id, conv), MSG_OP_MARK_READ, params, written);
 }
 
 /* ---------------------------------------------------------------- typing */
 
-/* Tells the room here (but the sender) and the other gateways. */
+/* Tells the room here (but the sender) and the other gateways; a
+ * typing_start of a socket already typing there, or a typing_stop of one
+ * that is not, is not sent again (API.md section 8). */
 static void typing(struct gateway *g, sio_socket *s, struct gw_client *c, const char *event, int conv)
 {
-    char room[32];
-    gw_room_name(conv, room, sizeof room);
-    json_object *d = conv_object(conv);
-    json_object_object_add(d, "userId", json_object_new_int(c->user_id));
-    json_object *args = json_object_new_array();
-    json_object_array_add(args, d);
-    int n = sio_emit_room(g->srv, GW_NS, room, s, event, args, NULL, 0);
-    if (n > 0)
-        g->stats.events_out[gw_event_index(event)] += (unsigned long long)n;
-    json_object_put(args);
-    char payload[256];
-    snprintf(payload, sizeof payload,
-             "{\"kind\":\"%s\",\"conversationId\":%d,\"userId\":%d,\"origin\":\"%s\"}", event, conv,
-             c->user_id, g->instance);
-    /* On this socket's connection: its typing_start and typing_stop reach
-     * the other gateways in the order it sent them. */
-    struct pgc *db = gw_db_for(g, c->sid);
-    const char *params[] = {payload};
-    if (db)
-        pgc_op(db, MSG_OP_NOTIFY, params, NULL, NULL);
-    /* Remember what must be stopped if this socket goes away. */
     int start = strcmp(event, "typing_start") == 0, at = -1;
     for (int i = 0; i < c->ntyping; i++)
         if (c->typing[i] == conv)
             at = i;
-    if (start && at < 0 && c->ntyping < GW_MAX_TYPING)
+    if (start == (at >= 0))
+        return;
+    if (start && c->ntyping >= GW_MAX_TYPING)
+        return; /* typing in too many conversations at once: the rest stays quiet */
+    if (start)
         c->typing[c->ntyping++] = conv;
-    else if (!start && at >= 0)
+    else
         c->typing[at] = c->typing[--c->ntyping];
+    char room[32], arr[128];
+    gw_room_name(conv, room, sizeof room);
+    int len = snprintf(arr, sizeof arr, "[\"%s\",{\"conversationId\":%d,\"userId\":%d}]", event, conv,
+                       c->user_id);
+    int n = sio_emit_room_text(g->srv, GW_NS, room, s, arr, (size_t)len);
+    if (n > 0)
+        g->stats.events_out[gw_event_index(event)] += (unsigned long long)n;
+    gw_notify_typing(g, c->sid, conv, c->user_id, start);
 }
 
 static void typing_checked(void *arg, PGresult *res)

@@ -1,10 +1,13 @@
 /* The messaging gateway's state, shared by its parts: connection auth
- * (auth.c), client events (events.c), delivery from PostgreSQL
- * (delivery.c) and monitoring (monitor.c). One event loop, no threads. */
+ * (auth.c), client events (events.c), rooms and their cursors (rooms.c),
+ * the doorbell and LISTEN (bus.c), recovery (recovery.c), periodic work
+ * (timers.c), counters (stats.c) and monitoring (monitor.c). One event
+ * loop, no threads. */
 #ifndef GW_GATEWAY_H
 #define GW_GATEWAY_H
 
 #include <json-c/json.h>
+#include <libwebsockets.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -12,11 +15,13 @@
 #include "engineio/eio.h"
 #include "imap.h"
 #include "pgconn.h"
+#include "sbuf.h"
 #include "socketio/sio.h"
 
 #define GW_MAX_TYPING 8        /* conversations one socket types in at once */
 #define GW_MAX_INFLIGHT 32     /* database operations one socket may have pending */
 #define GW_NS "/"
+#define GW_DB_QUEUE_BYTES (32u << 20) /* parameters queued on one database connection, at most */
 
 /* One socket's session (sio_socket_user). Owned by the gateway; freed in
  * on_disconnect. */
@@ -53,19 +58,35 @@ struct gw_conv {
     int cursor_inflight;
 };
 
-struct gw_counter {
-    const char *name;
-    unsigned long long n;
-};
+#define GW_LAG_BUCKETS 8
 
 struct gw_stats {
     unsigned long long events_in[16], events_out[16];
     unsigned long long errors[16];
-    unsigned long long deliveries, catchups, doorbells_sent, notifications;
+    unsigned long long deliveries, catchups, catchup_rooms, doorbells_sent, notifications;
+    unsigned long long bad_notifications, net_catches;
     double lag_sum, lag_max;   /* seconds, commit (sentAt) to send */
     unsigned long long lag_count;
-    unsigned long long lag_buckets[8];
-    unsigned long long refused_connects, accepted_connects, recovered;
+    unsigned long long lag_buckets[GW_LAG_BUCKETS];
+    unsigned long long refused_connects, accepted_connects, recovered, revoked;
+};
+
+/* The doorbell and the reads it causes (bus.c). */
+struct gw_bus {
+    int catchup_inflight, catchup_again;
+    int catchup_full;          /* the next read covers every room */
+    struct imap catchup_convs; /* else these conversations */
+    int bell_inflight, bell_again;
+    struct imap bell_convs;    /* conversations written since the last bell */
+    long long net_after;       /* the safety net reads ids after this (-1: not yet) */
+    long long net_top;         /* the newest id its last read saw */
+    int net_inflight;
+};
+
+struct gw_timers {
+    struct gateway *g;
+    lws_sorted_usec_list_t sul;
+    unsigned long long ticks;  /* seconds since start */
 };
 
 struct gateway {
@@ -75,20 +96,14 @@ struct gateway {
     eio_host *host;
     sio_server *srv;
     struct pgc *listen;        /* LISTEN and the delivery reads */
-    struct pgc **pool;         /* operations */
-    int npool;
-    unsigned rr;
+    struct pgpool pool;        /* operations */
     struct imap convs;         /* conversation id -> struct gw_conv * */
     struct imap users;         /* user id -> open connections */
-    int catchup_inflight, catchup_again;
-    int catchup_full;          /* the next read covers every room */
-    struct imap catchup_convs; /* else these conversations */
-    int bell_inflight, bell_again;
-    struct imap bell_convs;    /* conversations written since the last doorbell */
-    char instance[24];         /* tells this process's own ephemeral events apart */
+    struct gw_bus bus;
+    struct gw_timers timers;
+    char instance[24];         /* tells this process's own bells apart */
     unsigned long long deliver_seq; /* room deliveries so far (recovery's send order) */
     struct gw_stats stats;
-    lws_sorted_usec_list_t tick;
 };
 
 /* Names of the client events and the server's, for counters. */
@@ -97,15 +112,17 @@ extern const char *const gw_event_names[];
 extern const int gw_event_count;
 
 /* A pool connection that is up (round robin), or NULL. */
-struct pgc *gw_db(struct gateway *g);
+static inline struct pgc *gw_db(struct gateway *g) { return pgpool_any(&g->pool); }
 /* The connection of one socket's operations: always the same one while it
  * is up, so that a client's writes commit in the order it sent them. */
-struct pgc *gw_db_for(struct gateway *g, uint64_t sid);
+static inline struct pgc *gw_db_for(struct gateway *g, uint64_t sid) { return pgpool_for(&g->pool, sid); }
 
 /* auth.c */
 int gw_on_connect(sio_socket *s, json_object *auth, const char **refusal, void *user);
 void gw_on_connected(sio_socket *s, void *user);
 void gw_on_disconnect(sio_socket *s, const char *reason, void *user);
+/* Disconnects every socket of the user here (a revocation). */
+void gw_revoke_user(struct gateway *g, int user_id);
 
 /* events.c */
 void gw_on_event(sio_socket *s, const char *event, json_object *args, int64_t ack_id,
@@ -118,28 +135,50 @@ void gw_emit(struct gateway *g, sio_socket *s, const char *event, json_object *d
 /* The typing_stop a disconnecting socket owes its rooms. */
 void gw_typing_cleanup(struct gateway *g, sio_socket *s, struct gw_client *c);
 
-/* delivery.c */
-void gw_delivery_start(struct gateway *g);
+/* rooms.c: the rooms held and their cursors, and sending to them. */
+struct gw_conv *gw_conv_get(struct gateway *g, int id);
 /* A socket joined conversation_<id>: hold the room (cursor from the db). */
 void gw_hold(struct gateway *g, int conv);
+void gw_ask_cursor(struct gateway *g, struct gw_conv *cv);
+void gw_ask_pending_cursors(struct gateway *g);
 /* Drops rooms that emptied. */
 void gw_release_empty(struct gateway *g);
+void gw_rooms_free(struct gateway *g);
+void gw_room_name(int conv, char *buf, size_t cap);
+/* Appends ["kind",data,"id"]: an event's packet array, data spliced. */
+int gw_event_array(struct sbuf *b, const char *kind, const char *data, long long id);
+/* Sends one stored event (data: its JSON text) to its room if it is the
+ * next one there. */
+void gw_deliver(struct gateway *g, long long id, int conv, const char *kind, const char *data);
+/* An event we just stored, `prev` the one before it in its conversation:
+ * sent at once when the room had exactly `prev`, else read in order. */
+void gw_deliver_next(struct gateway *g, long long id, long long prev, int conv, const char *kind,
+                     const char *data);
+
+/* bus.c: the doorbell and LISTEN. */
+void gw_bus_init(struct gw_bus *b);
+void gw_bus_free(struct gw_bus *b);
 /* Reads what is new for every held room now (coalesced). */
 void gw_catch_up(struct gateway *g);
 /* The same for one conversation only. */
 void gw_catch_up_conv(struct gateway *g, int conv);
-/* Sends one stored event to its room if it is the next one there. */
-void gw_deliver(struct gateway *g, long long id, int conv, const char *kind, const char *payload);
-/* An event we just stored, `prev` the one before it in its conversation:
- * sent at once when the room had exactly `prev`, else read in order. */
-void gw_deliver_next(struct gateway *g, long long id, long long prev, int conv, const char *kind,
-                     const char *payload);
+/* The timer's read for a writer that never rang. */
+void gw_safety_net(struct gateway *g);
 /* After a write of ours committed in conv: wake the other gateways, naming
  * the conversations (coalesced). */
 void gw_ring(struct gateway *g, int conv);
-void gw_room_name(int conv, char *buf, size_t cap);
+/* typing_start / typing_stop for the other gateways. */
+void gw_notify_typing(struct gateway *g, uint64_t sid, int conv, int user, int typing);
 void gw_on_notify(struct pgc *c, const char *channel, const char *payload, void *arg);
 void gw_on_listen_ready(struct pgc *c, void *arg);
+
+/* timers.c */
+void gw_timers_start(struct gateway *g);
+void gw_timers_stop(struct gateway *g);
+
+/* stats.c */
+extern const double gw_lag_bounds[GW_LAG_BUCKETS]; /* seconds; the last is +Inf */
+void gw_stats_lag(struct gw_stats *st, double seconds);
 
 /* recovery.c: Socket.IO connection state recovery from the database. */
 /* The client is authenticated: restore its session or open a fresh one,

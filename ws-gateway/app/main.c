@@ -5,38 +5,16 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <libwebsockets.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "bus.h"
 #include "gateway.h"
+#include "loop.h"
 #include "log.h"
-
-static volatile sig_atomic_t stopping, reloading;
-static struct lws_context *signal_ctx;
-
-static void on_signal(int sig)
-{
-    if (sig == SIGHUP)
-        reloading = 1;
-    else
-        stopping = 1;
-    if (signal_ctx)
-        lws_cancel_service(signal_ctx);
-}
-
-struct pgc *gw_db(struct gateway *g)
-{
-    for (int k = 0; k < g->npool; k++) {
-        struct pgc *c = g->pool[(g->rr++) % (unsigned)g->npool];
-        if (c && pgc_is_ready(c))
-            return c;
-    }
-    return NULL;
-}
 
 static void close_session(sio_socket *s, void *arg)
 {
@@ -45,23 +23,6 @@ static void close_session(sio_socket *s, void *arg)
         gw_session_closed(arg, c);
         c->pid[0] = '\0'; /* recorded: not again from on_disconnect */
     }
-}
-
-static size_t pending_ops(struct gateway *g)
-{
-    size_t n = 0;
-    for (int k = 0; k < g->npool; k++)
-        if (pgc_is_ready(g->pool[k]))
-            n += pgc_pending(g->pool[k]);
-    return n;
-}
-
-struct pgc *gw_db_for(struct gateway *g, uint64_t sid)
-{
-    if (g->npool <= 0)
-        return NULL;
-    struct pgc *c = g->pool[sid % (uint64_t)g->npool];
-    return c && pgc_is_ready(c) ? c : gw_db(g);
 }
 
 /* "a, b" -> {"a", "b", NULL}; NULL when empty. Owned by the caller (one block). */
@@ -115,6 +76,21 @@ static void reload(struct gateway *g, const char *path, struct msg_config *cfg, 
     msg_config_free(&fresh);
     msg_info("reloaded", "log_level=%s", cfg->log_level);
 }
+
+struct reload_ctx {
+    struct gateway *g;
+    const char *path;
+    struct msg_config *cfg;
+    const char ***origins;
+};
+
+static void on_reload(void *arg)
+{
+    struct reload_ctx *r = arg;
+    reload(r->g, r->path, r->cfg, r->origins);
+}
+
+static int ops_done(void *arg) { return pgpool_pending(arg) == 0; }
 
 static void usage(FILE *f)
 {
@@ -182,6 +158,7 @@ int main(int argc, char **argv)
     g.cfg = &cfg;
     imap_init(&g.convs);
     imap_init(&g.users);
+    gw_bus_init(&g.bus);
     unsigned char rnd[6] = {0};
     int rfd = open("/dev/urandom", O_RDONLY);
     if (rfd >= 0) {
@@ -217,7 +194,13 @@ int main(int argc, char **argv)
     }
     struct lws_protocols protocols[3] = {gw_http_protocol, pgc_lws_protocol, {0}};
     protocols[0].user = &g;
-    eio_host_config hcfg = {.iface = host_addr,
+    struct gw_loop loop;
+    if (gw_loop_init(&loop, cfg.ws_event_loop) < 0) {
+        fprintf(stderr, "messaging-gateway: cannot start the event loop\n");
+        return 1;
+    }
+    eio_host_config hcfg = {.foreign_uv_loop = gw_loop_foreign(&loop),
+                            .iface = host_addr,
                             .port = (int)cfg.ws_port,
                             .app_protocols = protocols,
                             .app_mounts = gw_mounts,
@@ -235,64 +218,41 @@ int main(int argc, char **argv)
     g.vh = eio_host_vhost(g.host);
 
     struct pgc_hooks lh = {.on_ready = gw_on_listen_ready, .on_notify = gw_on_notify, .arg = &g};
-    g.listen = pgc_new(g.ctx, g.vh, cfg.database_url, "messaging-gateway-listen", 100000,
-                       "messaging_events", &lh);
-    g.npool = (int)cfg.ws_db_connections;
-    g.pool = calloc((size_t)g.npool, sizeof *g.pool);
-    for (int k = 0; g.pool && k < g.npool; k++)
-        g.pool[k] = pgc_new(g.ctx, g.vh, cfg.database_url, "messaging-gateway", 4096, NULL, NULL);
-    if (!g.listen || !g.pool) {
+    g.listen = pgc_new(g.ctx, g.vh, cfg.database_url, "messaging-gateway-listen", 100000, GW_DB_QUEUE_BYTES,
+                       MSG_BUS_CHANNEL, &lh);
+    int pooled = pgpool_init(&g.pool, (int)cfg.ws_db_connections);
+    for (int k = 0; pooled == 0 && k < g.pool.n; k++)
+        if (!(g.pool.c[k] = pgc_new(g.ctx, g.vh, cfg.database_url, "messaging-gateway", 4096, GW_DB_QUEUE_BYTES,
+                                    NULL, NULL)))
+            pooled = -1;
+    if (!g.listen || pooled < 0) {
         fprintf(stderr, "messaging-gateway: out of memory\n");
         return 1;
     }
-    gw_delivery_start(&g);
+    gw_timers_start(&g);
 
-    signal_ctx = g.ctx;
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    msg_info("gateway_listening", "port=%d instance=%s", eio_host_port(g.host), g.instance);
-
-    while (!stopping) {
-        if (lws_service(g.ctx, 0) < 0)
-            break;
-        if (reloading) {
-            reloading = 0;
-            reload(&g, config_path, &cfg, &origins);
-        }
-    }
+    msg_info("gateway_listening", "port=%d instance=%s loop=%s", eio_host_port(g.host), g.instance,
+             cfg.ws_event_loop);
+    struct reload_ctx rc = {&g, config_path, &cfg, &origins};
+    gw_loop_run(&loop, g.ctx, on_reload, &rc);
 
     msg_info("gateway_stopping", "sockets=%zu", sio_socket_count(g.srv));
-    lws_sul_cancel(&g.tick);
+    gw_timers_stop(&g);
     /* Record every session's rooms and cursors, so that its client can
      * recover on another instance or after the restart (at most 3 s). */
     sio_foreach_socket(g.srv, close_session, &g);
-    for (int t = 0; t < 300 && pending_ops(&g) > 0; t++)
-        lws_service(g.ctx, 10);
+    gw_loop_drain(&loop, ops_done, &g.pool, 3000);
     /* The database first (its callbacks may still look sockets up), then
      * every client is closed, then the rest. */
     pgc_free(g.listen);
     g.listen = NULL;
-    for (int k = 0; k < g.npool; k++) {
-        pgc_free(g.pool[k]);
-        g.pool[k] = NULL;
-    }
-    g.npool = 0;
-    eio_host_free(g.host);
+    pgpool_free(&g.pool);
+    eio_host_free_with(g.host, gw_loop_settle, &loop);
+    gw_loop_close(&loop);
     sio_server_free(g.srv);
-    size_t i = 0;
-    int id;
-    intptr_t v;
-    while (imap_next(&g.convs, &i, &id, &v))
-        free((void *)v);
-    imap_free(&g.convs);
+    gw_rooms_free(&g);
     imap_free(&g.users);
-    imap_free(&g.catchup_convs);
-    imap_free(&g.bell_convs);
-    free(g.pool);
+    gw_bus_free(&g.bus);
     free(origins);
     msg_config_free(&cfg);
     msg_info("gateway_stopped", "%s", "");

@@ -101,22 +101,20 @@ static void metrics_text(struct gateway *g, struct out *o)
     for (int k = 1; k <= MSG_UNAVAILABLE; k++)
         if (g->stats.errors[k])
             outf(o, "messaging_errors_total{code=\"%s\"} %llu\n", msg_code_name((enum msg_code)k), g->stats.errors[k]);
-    static const char *const le[] = {"0.005", "0.01", "0.025", "0.05", "0.1", "0.5", "1", "+Inf"};
+    static const char *const le[GW_LAG_BUCKETS] = {"0.005", "0.01", "0.025", "0.05", "0.1", "0.5", "1", "+Inf"};
     outf(o, "# HELP messaging_delivery_lag_seconds From a message's commit (sentAt) to its sending.\n"
             "# TYPE messaging_delivery_lag_seconds histogram\n");
     unsigned long long cum = 0;
-    for (int b = 0; b < 8; b++) {
+    for (int b = 0; b < GW_LAG_BUCKETS; b++) {
         cum += g->stats.lag_buckets[b];
         outf(o, "messaging_delivery_lag_seconds_bucket{le=\"%s\"} %llu\n", le[b], cum);
     }
     outf(o, "messaging_delivery_lag_seconds_sum %.6f\nmessaging_delivery_lag_seconds_count %llu\n",
          g->stats.lag_sum, g->stats.lag_count);
-    unsigned long rec = pgc_reconnects(g->listen);
-    for (int k = 0; k < g->npool; k++)
-        rec += pgc_reconnects(g->pool[k]);
-    size_t pending = 0;
-    for (int k = 0; k < g->npool; k++)
-        pending += pgc_pending(g->pool[k]);
+    unsigned long rec = pgc_reconnects(g->listen) + pgpool_reconnects(&g->pool);
+    size_t pending = pgpool_pending(&g->pool);
+    struct pgc_stats tx;
+    pgpool_stats(&g->pool, &tx);
     outf(o, "# HELP messaging_db_connects_total Database connections established (first ones included).\n"
             "# TYPE messaging_db_connects_total counter\nmessaging_db_connects_total %lu\n", rec);
     outf(o, "# HELP messaging_db_pending Database operations waiting or in flight.\n"
@@ -130,6 +128,25 @@ static void metrics_text(struct gateway *g, struct out *o)
          g->stats.doorbells_sent);
     outf(o, "# TYPE messaging_connects_refused_total counter\nmessaging_connects_refused_total %llu\n",
          g->stats.refused_connects);
+    outf(o, "# HELP messaging_catchup_rooms_total Rooms read in catch-up reads (the cost of doorbells).\n"
+            "# TYPE messaging_catchup_rooms_total counter\nmessaging_catchup_rooms_total %llu\n",
+         g->stats.catchup_rooms);
+    outf(o, "# HELP messaging_db_transactions_total Transactions sent on the operation connections.\n"
+            "# TYPE messaging_db_transactions_total counter\nmessaging_db_transactions_total %llu\n",
+         tx.transactions);
+    outf(o, "# HELP messaging_db_group_commits_total Transactions that committed several writes.\n"
+            "# TYPE messaging_db_group_commits_total counter\nmessaging_db_group_commits_total %llu\n",
+         tx.batches);
+    outf(o, "# HELP messaging_db_group_commit_writes_total Writes committed in those.\n"
+            "# TYPE messaging_db_group_commit_writes_total counter\nmessaging_db_group_commit_writes_total %llu\n",
+         tx.batched);
+    outf(o, "# HELP messaging_db_group_rollbacks_total Group commits rolled back and sent again.\n"
+            "# TYPE messaging_db_group_rollbacks_total counter\nmessaging_db_group_rollbacks_total %llu\n",
+         tx.rollbacks);
+    outf(o, "# TYPE messaging_safety_net_catches_total counter\nmessaging_safety_net_catches_total %llu\n",
+         g->stats.net_catches);
+    outf(o, "# TYPE messaging_revoked_disconnects_total counter\nmessaging_revoked_disconnects_total %llu\n",
+         g->stats.revoked);
 }
 
 static int allowed(struct gateway *g, struct lws *wsi)

@@ -1,6 +1,7 @@
 #include "pgconn.h"
 
 #include <libwebsockets.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include "log.h"
 
 #define MAX_IN_FLIGHT 256
+#define MAX_BATCH 64        /* writes committed together, at most */
 
 enum state { ST_DOWN, ST_CONNECTING, ST_SETUP, ST_READY };
 
@@ -21,7 +23,14 @@ struct item {
     void *arg;
     PGresult *res;         /* last result received for it */
     int setup;             /* part of the connection's own set-up */
-    int ended;             /* its results ended (NULL seen), sync pending */
+    int ended;             /* its results ended (NULL seen) */
+    int batch;             /* may share a transaction (msg_ops[op].batch) */
+    int alone;             /* failed in a batch: its own transaction now */
+    int sync;              /* the last query of its transaction */
+    int write_tx;          /* (on the last one) a transaction of writes */
+    int key;               /* order inside a batch (the conversation) */
+    unsigned long long seq;/* order of submission: callbacks run in it */
+    size_t bytes;          /* its parameters' size */
 };
 
 struct pgc {
@@ -30,13 +39,18 @@ struct pgc {
     char *url, *name, *listen;
     struct pgc_hooks hooks;
     size_t max_queue, queued;   /* waiting + in flight */
+    size_t max_bytes, bytes;    /* their parameters' bytes */
+    unsigned long long seq;
+    struct pgc_stats stats;
     enum state st;
     PGconn *conn;
     struct lws *wsi;
     int watched_fd;             /* PQsocket() the wsi watches (via a dup) */
     struct item *wait_head, *wait_tail;   /* not sent yet */
     struct item *fly_head, *fly_tail;     /* sent, awaiting their sync */
+    struct item *rd;                      /* the one whose results come next */
     size_t in_flight;
+    int writes_in_flight;       /* transactions of writes sent, not ended */
     lws_sorted_usec_list_t sul;
     unsigned backoff_ms;
     unsigned long reconnects;
@@ -56,8 +70,10 @@ static void item_free(struct item *it)
 /* Runs the callback (res owned by the item, cleared after) and frees it. */
 static void complete(struct pgc *c, struct item *it, PGresult *res)
 {
-    if (!it->setup)
+    if (!it->setup) {
         c->queued--;
+        c->bytes -= it->bytes;
+    }
     if (it->cb)
         it->cb(it->arg, res);
     item_free(it);
@@ -67,8 +83,9 @@ static void complete(struct pgc *c, struct item *it, PGresult *res)
 static void fail_all(struct pgc *c)
 {
     struct item *lists[2] = {c->fly_head, c->wait_head};
-    c->fly_head = c->fly_tail = c->wait_head = c->wait_tail = NULL;
+    c->fly_head = c->fly_tail = c->wait_head = c->wait_tail = c->rd = NULL;
     c->in_flight = 0;
+    c->writes_in_flight = 0;
     for (int k = 0; k < 2; k++)
         while (lists[k]) {
             struct item *it = lists[k];
@@ -140,18 +157,13 @@ static void flush(struct pgc *c)
         lws_callback_on_writable(c->wsi);
 }
 
-static int send_item(struct pgc *c, struct item *it)
+static int send_query(struct pgc *c, struct item *it)
 {
-    int ok;
     if (it->op < MSG_OP_COUNT)
-        ok = PQsendQueryPrepared(c->conn, msg_ops[it->op].name, it->nparams,
-                                 (const char *const *)it->params, NULL, NULL, 0);
-    else
-        ok = PQsendQueryParams(c->conn, it->sql, it->nparams, NULL,
-                               (const char *const *)it->params, NULL, NULL, 0);
-    /* One sync per query: each is its own transaction and an error in one
-     * never aborts the next. */
-    return ok && PQpipelineSync(c->conn) ? 0 : -1;
+        return PQsendQueryPrepared(c->conn, msg_ops[it->op].name, it->nparams,
+                                   (const char *const *)it->params, NULL, NULL, 0);
+    return PQsendQueryParams(c->conn, it->sql, it->nparams, NULL, (const char *const *)it->params, NULL,
+                             NULL, 0);
 }
 
 static void push(struct item **head, struct item **tail, struct item *it)
@@ -164,18 +176,63 @@ static void push(struct item **head, struct item **tail, struct item *it)
     *tail = it;
 }
 
+static struct item *pop_waiting(struct pgc *c)
+{
+    struct item *it = c->wait_head;
+    c->wait_head = it->next;
+    if (!c->wait_head)
+        c->wait_tail = NULL;
+    return it;
+}
+
+static int batchable(const struct item *it) { return it->batch && !it->alone; }
+
+/* Sends the waiting queries. A run of batchable writes goes as one
+ * transaction: no sync between them (libpq's pipeline then runs them in one
+ * implicit transaction that commits at the sync: group commit), sorted by
+ * key so that two connections' batches take conversation locks in the same
+ * order. Anything else has a sync of its own. */
 static void send_waiting(struct pgc *c)
 {
     while (c->wait_head && c->in_flight < MAX_IN_FLIGHT && c->st == ST_READY) {
-        struct item *it = c->wait_head;
-        c->wait_head = it->next;
-        if (!c->wait_head)
-            c->wait_tail = NULL;
-        push(&c->fly_head, &c->fly_tail, it);
-        c->in_flight++;
-        if (send_item(c, it) < 0) {
+        struct item *run[MAX_BATCH];
+        size_t n = 0;
+        /* One transaction of writes at a time: what comes meanwhile waits
+         * for it and commits with the next one. */
+        if (batchable(c->wait_head) && c->writes_in_flight > 0)
+            break;
+        if (!batchable(c->wait_head))
+            run[n++] = pop_waiting(c);
+        else
+            while (c->wait_head && batchable(c->wait_head) && n < MAX_BATCH &&
+                   c->in_flight + n < MAX_IN_FLIGHT)
+                run[n++] = pop_waiting(c);
+        /* Insertion sort: stable, and n is small. */
+        for (size_t i = 1; i < n; i++)
+            for (size_t j = i; j > 0 && run[j - 1]->key > run[j]->key; j--) {
+                struct item *t = run[j];
+                run[j] = run[j - 1];
+                run[j - 1] = t;
+            }
+        int ok = 1;
+        for (size_t i = 0; i < n; i++) {
+            run[i]->sync = i + 1 == n;
+            push(&c->fly_head, &c->fly_tail, run[i]);
+            c->in_flight++;
+            if (!c->rd)
+                c->rd = run[i];
+            ok = ok && send_query(c, run[i]);
+        }
+        if (!ok || !PQpipelineSync(c->conn)) {
             go_down(c, "send");
             return;
+        }
+        run[n - 1]->write_tx = batchable(run[0]);
+        c->writes_in_flight += run[n - 1]->write_tx;
+        c->stats.transactions++;
+        if (n > 1) {
+            c->stats.batches++;
+            c->stats.batched += n;
         }
     }
     flush(c);
@@ -192,48 +249,109 @@ static void ready(struct pgc *c)
         send_waiting(c);
 }
 
-/* Reads every result available; completes queries at their sync. */
+static int result_ok(const PGresult *r)
+{
+    return r && (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK);
+}
+
+static void setup_done(struct pgc *c, struct item *it)
+{
+    int ok = result_ok(it->res);
+    if (!ok) {
+        const char *state = it->res ? PQresultErrorField(it->res, PG_DIAG_SQLSTATE) : NULL;
+        msg_err("db_setup_failed", "conn=%s sqlstate=%s", c->name, state ? state : "-");
+    }
+    item_free(it);
+    if (!ok)
+        go_down(c, "setup");
+    else if (!c->fly_head && c->st == ST_SETUP)
+        ready(c);
+}
+
+/* A transaction ended at its sync: fly_head up to `last`. Committed (or a
+ * query of its own that failed alone): every callback, in submission
+ * order. Rolled back with several in it: the one that failed goes again
+ * alone, the others together, first in the queue and in their order. */
+static void transaction_done(struct pgc *c, struct item *last)
+{
+    struct item *list = c->fly_head;
+    c->fly_head = last->next;
+    if (!c->fly_head)
+        c->fly_tail = NULL;
+    last->next = NULL;
+    c->rd = c->fly_head;
+    c->writes_in_flight -= last->write_tx;
+    size_t n = 0;
+    int failed = 0;
+    for (struct item *x = list; x; x = x->next) {
+        n++;
+        if (!result_ok(x->res))
+            failed = 1;
+    }
+    c->in_flight -= n;
+    if (n == 1 && list->setup) {
+        setup_done(c, list);
+        return;
+    }
+    /* Back into submission order (insertion sort on seq). */
+    struct item *sorted = NULL;
+    while (list) {
+        struct item *x = list, **at = &sorted;
+        list = list->next;
+        while (*at && (*at)->seq < x->seq)
+            at = &(*at)->next;
+        x->next = *at;
+        *at = x;
+    }
+    if (failed && n > 1) {
+        c->stats.rollbacks++;
+        struct item *tail = sorted;
+        for (struct item *x = sorted; x; x = x->next) {
+            if (x->res && PQresultStatus(x->res) != PGRES_PIPELINE_ABORTED && !result_ok(x->res))
+                x->alone = 1;
+            PQclear(x->res);
+            x->res = NULL;
+            x->ended = x->sync = x->write_tx = 0;
+            tail = x;
+        }
+        tail->next = c->wait_head;
+        c->wait_head = sorted;
+        if (!c->wait_tail)
+            c->wait_tail = tail;
+        return;
+    }
+    while (sorted) {
+        struct item *x = sorted;
+        sorted = sorted->next;
+        complete(c, x, x->res);
+    }
+}
+
+/* Reads every result available; a transaction's callbacks run at its sync,
+ * once it has committed. */
 static void read_results(struct pgc *c)
 {
-    while (c->conn && c->fly_head && !PQisBusy(c->conn)) {
-        struct item *it = c->fly_head;
+    while (c->conn && c->rd && !PQisBusy(c->conn)) {
+        struct item *it = c->rd;
         PGresult *r = PQgetResult(c->conn);
         if (!r) {
-            /* The end of one query's results; its sync follows. A second
-             * NULL in a row: nothing more has arrived yet. */
-            if (it->ended)
+            /* The end of this query's results. Nothing at all yet, or a
+             * second end: wait for more input. */
+            if (!it->res || it->ended)
                 break;
             it->ended = 1;
+            if (!it->sync)
+                c->rd = it->next;
             continue;
         }
-        if (PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
-            PQclear(it->res);
-            it->res = r;
-            it->ended = 0;
+        if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            transaction_done(c, it);
             continue;
         }
-        PQclear(r);
-        c->fly_head = it->next;
-        if (!c->fly_head)
-            c->fly_tail = NULL;
-        c->in_flight--;
-        if (!it->setup) {
-            complete(c, it, it->res);
-            continue;
-        }
-        int ok = it->res && (PQresultStatus(it->res) == PGRES_COMMAND_OK ||
-                             PQresultStatus(it->res) == PGRES_TUPLES_OK);
-        if (!ok) {
-            const char *state = it->res ? PQresultErrorField(it->res, PG_DIAG_SQLSTATE) : NULL;
-            msg_err("db_setup_failed", "conn=%s sqlstate=%s", c->name, state ? state : "-");
-        }
-        item_free(it);
-        if (!ok) {
-            go_down(c, "setup");
-            return;
-        }
-        if (!c->fly_head && c->st == ST_SETUP)
-            ready(c);
+        PQclear(it->res);
+        it->res = r;
+        it->ended = 0;
     }
 }
 
@@ -273,6 +391,9 @@ static void start_setup(struct pgc *c)
         }
         push(&c->fly_head, &c->fly_tail, it);
         c->in_flight++;
+        it->sync = 1;
+        if (!c->rd)
+            c->rd = it;
         int ok;
         if (i < MSG_OP_COUNT) {
             ok = PQsendPrepare(c->conn, msg_ops[i].name, msg_ops[i].sql, msg_ops[i].nparams, NULL);
@@ -312,8 +433,10 @@ static void connect_poll(struct pgc *c)
 static void start_connect(lws_sorted_usec_list_t *sul)
 {
     struct pgc *c = lws_container_of(sul, struct pgc, sul);
-    const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
-    const char *vals[] = {c->url, c->name, "5", NULL};
+    /* A database that hangs fails a statement after 10 s rather than
+     * holding its callers for ever; the connection itself is kept. */
+    const char *keys[] = {"dbname", "application_name", "connect_timeout", "options", NULL};
+    const char *vals[] = {c->url, c->name, "5", "-c statement_timeout=10000", NULL};
     c->conn = PQconnectStartParams(keys, vals, 1);
     if (!c->conn || PQstatus(c->conn) == CONNECTION_BAD) {
         go_down(c, "connect start");
@@ -387,7 +510,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 const struct lws_protocols pgc_lws_protocol = {"messaging-pg", callback, 0, 0, 0, NULL, 0};
 
 struct pgc *pgc_new(struct lws_context *ctx, struct lws_vhost *vh, const char *url,
-                    const char *name, size_t max_queue, const char *listen,
+                    const char *name, size_t max_queue, size_t max_bytes, const char *listen,
                     const struct pgc_hooks *hooks)
 {
     struct pgc *c = calloc(1, sizeof *c);
@@ -399,6 +522,7 @@ struct pgc *pgc_new(struct lws_context *ctx, struct lws_vhost *vh, const char *u
     c->name = strdup(name);
     c->listen = listen ? strdup(listen) : NULL;
     c->max_queue = max_queue;
+    c->max_bytes = max_bytes;
     c->watched_fd = -1;
     if (hooks)
         c->hooks = *hooks;
@@ -428,9 +552,12 @@ void pgc_free(struct pgc *c)
 }
 
 static int enqueue(struct pgc *c, enum msg_op op, const char *sql, int nparams,
-                   const char *const *params, pgc_result_cb cb, void *arg)
+                   const char *const *params, int key, pgc_result_cb cb, void *arg)
 {
-    if (c->st != ST_READY || c->queued >= c->max_queue)
+    size_t bytes = sql ? strlen(sql) : 0;
+    for (int i = 0; i < nparams; i++)
+        bytes += params[i] ? strlen(params[i]) + 1 : 0;
+    if (c->st != ST_READY || c->queued >= c->max_queue || c->bytes + bytes > c->max_bytes)
         return -1;
     struct item *it = calloc(1, sizeof *it);
     if (!it)
@@ -439,6 +566,10 @@ static int enqueue(struct pgc *c, enum msg_op op, const char *sql, int nparams,
     it->nparams = nparams;
     it->cb = cb;
     it->arg = arg;
+    it->batch = op < MSG_OP_COUNT && msg_ops[op].batch;
+    it->key = key;
+    it->seq = ++c->seq;
+    it->bytes = bytes;
     if (sql && !(it->sql = strdup(sql)))
         goto oom;
     if (nparams > 0) {
@@ -451,8 +582,9 @@ static int enqueue(struct pgc *c, enum msg_op op, const char *sql, int nparams,
     }
     push(&c->wait_head, &c->wait_tail, it);
     c->queued++;
+    c->bytes += bytes;
     /* Sent from the writable callback, so that no callback ever runs
-     * inside pgc_op(). */
+     * inside pgc_op(), and so that what the loop turn queued goes together. */
     if (c->wsi)
         lws_callback_on_writable(c->wsi);
     return 0;
@@ -463,15 +595,23 @@ oom:
 
 int pgc_op(struct pgc *c, enum msg_op op, const char *const *params, pgc_result_cb cb, void *arg)
 {
-    return enqueue(c, op, NULL, msg_ops[op].nparams, params, cb, arg);
+    return enqueue(c, op, NULL, msg_ops[op].nparams, params, INT_MAX, cb, arg);
+}
+
+int pgc_write(struct pgc *c, enum msg_op op, int conversation, const char *const *params,
+              pgc_result_cb cb, void *arg)
+{
+    return enqueue(c, op, NULL, msg_ops[op].nparams, params, conversation, cb, arg);
 }
 
 int pgc_query(struct pgc *c, const char *sql, int nparams, const char *const *params,
               pgc_result_cb cb, void *arg)
 {
-    return enqueue(c, MSG_OP_COUNT, sql, nparams, params, cb, arg);
+    return enqueue(c, MSG_OP_COUNT, sql, nparams, params, INT_MAX, cb, arg);
 }
 
 int pgc_is_ready(const struct pgc *c) { return c->st == ST_READY; }
 size_t pgc_pending(const struct pgc *c) { return c->queued; }
+size_t pgc_pending_bytes(const struct pgc *c) { return c->bytes; }
 unsigned long pgc_reconnects(const struct pgc *c) { return c->reconnects; }
+const struct pgc_stats *pgc_stats(const struct pgc *c) { return &c->stats; }

@@ -238,18 +238,15 @@ static void restored_events(void *arg, PGresult *res)
     for (int i = 0; i < n; i++) {
         long long id = atoll(PQgetvalue(res, i, 0));
         struct gw_conv *cv = (struct gw_conv *)imap_get(&g->convs, atoi(PQgetvalue(res, i, 1)));
-        if (!cv || cv->state != CONV_READY || id > cv->cursor)
-            continue;
-        json_object *data = json_tokener_parse(PQgetvalue(res, i, 3));
-        if (!data)
-            continue;
-        json_object *args = json_object_new_array();
-        json_object_array_add(args, data);
-        json_object_array_add(args, json_object_new_string(PQgetvalue(res, i, 0)));
         const char *kind = PQgetvalue(res, i, 2);
-        if (sio_emit(s, kind, args, NULL, 0) == 0)
+        if (!cv || cv->state != CONV_READY || id > cv->cursor || PQgetisnull(res, i, 3) ||
+            (strcmp(kind, "new_message") != 0 && strcmp(kind, "messages_read") != 0))
+            continue;
+        struct sbuf b;
+        sbuf_init(&b);
+        if (gw_event_array(&b, kind, PQgetvalue(res, i, 3), id) == 0 && sio_emit_text(s, b.p, b.len) == 0)
             g->stats.events_out[gw_event_index(kind)]++;
-        json_object_put(args);
+        sbuf_free(&b);
     }
     /* Back in its rooms; what the rooms have not been sent yet goes to the
      * room as usual, this socket included. */
@@ -261,7 +258,7 @@ static void restored_events(void *arg, PGresult *res)
     }
     for (int i = 0; i < n; i++)
         gw_deliver(g, atoll(PQgetvalue(res, i, 0)), atoi(PQgetvalue(res, i, 1)), PQgetvalue(res, i, 2),
-                   PQgetvalue(res, i, 3));
+                   PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3));
     g->stats.recovered++;
     msg_info("recovered", "user=%d rooms=%d missed=%d", c->user_id, r->n, n);
     free(r->rooms);

@@ -140,6 +140,10 @@ typedef struct eio_host_config {
 	unsigned max_header_bytes;    /* all request headers; default 4096 */
 	unsigned max_fds;	      /* 0: the process limit */
 	unsigned tcp_keepalive_s;     /* half-open detection; default 60, 0 off */
+	/* A libuv loop (uv_loop_t *) to serve on, through lws's libuv event
+	 * library (epoll), run by the caller; NULL: lws's own poll() loop,
+	 * run with lws_service(). */
+	void *foreign_uv_loop;
 } eio_host_config;
 
 /* Creates the lws context and one vhost serving the given servers (the
@@ -152,5 +156,8 @@ int eio_host_port(const eio_host *h);
 /* Closes every session of every server (on_close is called), then destroys
  * the lws context and frees the host. */
 void eio_host_free(eio_host *h);
+/* The same for a host on a foreign loop: settle(arg) must run that loop
+ * until lws has closed its handles (the caller's own handles closed). */
+void eio_host_free_with(eio_host *h, void (*settle)(void *arg), void *arg);
 
 #endif

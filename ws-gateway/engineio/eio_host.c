@@ -36,6 +36,7 @@ struct eio_host {
 	size_t n;
 	struct lws_protocols *protocols;
 	int port;
+	void *loops[1];		/* the foreign loop, if any */
 };
 
 static int eio_lws_callback(struct lws *wsi, enum lws_callback_reasons reason,
@@ -213,6 +214,11 @@ eio_host *eio_host_new(const eio_host_config *cfg, eio_server *const *servers,
 	info.ka_interval = 10;
 	info.gid = -1;
 	info.uid = -1;
+	if (cfg->foreign_uv_loop) {
+		h->loops[0] = cfg->foreign_uv_loop;
+		info.options |= LWS_SERVER_OPTION_LIBUV;
+		info.foreign_loops = h->loops;
+	}
 
 	h->ctx = lws_create_context(&info);
 	if (!h->ctx)
@@ -246,11 +252,22 @@ int eio_host_port(const eio_host *h)
 
 void eio_host_free(eio_host *h)
 {
+	eio_host_free_with(h, NULL, NULL);
+}
+
+void eio_host_free_with(eio_host *h, void (*settle)(void *arg), void *arg)
+{
 	if (!h)
 		return;
 	for (size_t i = 0; i < h->n; i++)
 		eio_server_shutdown(h->servers[i]);
 	lws_context_destroy(h->ctx);
+	/* On a foreign loop lws closes its handles asynchronously: the loop
+	 * runs until they are closed, then a second call frees the context. */
+	if (h->loops[0] && settle) {
+		settle(arg);
+		lws_context_destroy(h->ctx);
+	}
 	for (size_t i = 0; i < h->n; i++)
 		eio_server_bind(h->servers[i], NULL, NULL);
 	free(h->servers);

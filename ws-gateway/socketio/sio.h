@@ -162,6 +162,15 @@ int sio_emit_room(sio_server *srv, const char *nsp, const char *room,
 		  const sio_socket *except, const char *event,
 		  json_object *args, const sio_bin *bins, size_t nbins);
 
+/* The same three with the packet's array already encoded: `array` is the
+ * JSON text ["event", args...] (for an ack: [args...]), trusted to be valid
+ * JSON, spliced as it is (no parse, no re-encoding). A room gets one
+ * Engine.IO message shared by every member. */
+int sio_emit_text(sio_socket *s, const char *array, size_t len);
+int sio_ack_text(sio_socket *s, int64_t ack_id, const char *array, size_t len);
+int sio_emit_room_text(sio_server *srv, const char *nsp, const char *room,
+		       const sio_socket *except, const char *array, size_t len);
+
 /* Server-side namespace disconnect: the client gets DISCONNECT, then
  * on_disconnect("server namespace disconnect") runs from the loop. */
 void sio_disconnect(sio_socket *s);

@@ -303,9 +303,7 @@ char *sio_packet_encode(int type, const char *nsp, int64_t id,
 			unsigned attachments, json_object *data, size_t *len)
 {
 	const char *js = NULL;
-	size_t jl = 0, nl = 0, o;
-	char head[64], *out;
-	int hl;
+	size_t jl = 0;
 
 	if (data)
 		js = json_object_to_json_string_length(
@@ -313,6 +311,17 @@ char *sio_packet_encode(int type, const char *nsp, int64_t id,
 			&jl);
 	if (data && !js)
 		return NULL;
+	return sio_packet_encode_text(type, nsp, id, attachments, js, jl, len);
+}
+
+char *sio_packet_encode_text(int type, const char *nsp, int64_t id,
+			     unsigned attachments, const char *js, size_t jl,
+			     size_t *len)
+{
+	size_t nl = 0, o;
+	char head[64], *out;
+	int hl;
+
 	if (nsp && strcmp(nsp, "/"))
 		nl = strlen(nsp);
 

@@ -73,6 +73,11 @@ void sio_packet_clear(sio_packet *p);
  */
 char *sio_packet_encode(int type, const char *nsp, int64_t id,
 			unsigned attachments, json_object *data, size_t *len);
+/* The same with data already encoded: js (jl bytes, not NUL-terminated
+ * necessarily) is copied as it is. */
+char *sio_packet_encode_text(int type, const char *nsp, int64_t id,
+			     unsigned attachments, const char *js, size_t jl,
+			     size_t *len);
 
 /* A new placeholder object for attachment num (caller owns it). */
 json_object *sio_placeholder_new(unsigned num);

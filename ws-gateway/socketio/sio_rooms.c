@@ -189,3 +189,78 @@ void sio_nsp_rooms_free(struct sio_nsp *nsp)
 	}
 	eio_htab_free(&nsp->rooms);
 }
+
+/* One Engine.IO message for a text packet of type with array spliced in. */
+static eio_buf *text_buf(int type, const char *nsp, int64_t id, const char *array, size_t len)
+{
+	size_t n;
+	char *txt = sio_packet_encode_text(type, nsp, id, 0, array, len, &n);
+	uint8_t *p;
+	eio_buf *b;
+
+	if (!txt)
+		return NULL;
+	b = eio_buf_new(n, 0, &p);
+	if (b)
+		memcpy(p, txt, n);
+	free(txt);
+	return b;
+}
+
+static int send_text(sio_socket *s, int type, int64_t id, const char *array, size_t len)
+{
+	eio_buf *b;
+	int r;
+
+	if (!s || !array)
+		return SIO_EINVAL;
+	if (s->state != SK_CONNECTED || !s->cl)
+		return SIO_ECLOSED;
+	b = text_buf(type, s->nsp->name, id, array, len);
+	if (!b)
+		return SIO_ENOMEM;
+	r = sio_socket_send(s, &b, 1);
+	eio_buf_unref(b);
+	return r;
+}
+
+int sio_emit_text(sio_socket *s, const char *array, size_t len)
+{
+	return send_text(s, SIO_EVENT, SIO_NO_ACK, array, len);
+}
+
+int sio_ack_text(sio_socket *s, int64_t ack_id, const char *array, size_t len)
+{
+	if (ack_id < 0)
+		return SIO_EINVAL;
+	return send_text(s, SIO_ACK, ack_id, array, len);
+}
+
+int sio_emit_room_text(sio_server *srv, const char *nsp, const char *room,
+		       const sio_socket *except, const char *array, size_t len)
+{
+	struct sio_nsp *n;
+	struct sio_room *r;
+	eio_buf *b;
+	int sent = 0;
+
+	if (!nsp)
+		nsp = "/";
+	n = sio_nsp_find(srv, nsp, strlen(nsp));
+	if (!n || !room || !array)
+		return SIO_EINVAL;
+	r = room_find(n, room);
+	if (!r)
+		return 0;
+	b = text_buf(SIO_EVENT, nsp, SIO_NO_ACK, array, len);
+	if (!b)
+		return SIO_ENOMEM;
+	for (struct sio_member *m = r->head; m; m = m->rnext) {
+		if (m->s == except || m->s->state != SK_CONNECTED)
+			continue;
+		if (sio_socket_send(m->s, &b, 1) == 0)
+			sent++;
+	}
+	eio_buf_unref(b);
+	return sent;
+}

@@ -1,0 +1,207 @@
+/* Rooms and their cursors: the conversations this gateway holds a room
+ * for, the id of the last event each was sent (events are ordered per
+ * conversation), and the sending itself. An event's data arrives as JSON
+ * text from PostgreSQL and is spliced into one Socket.IO packet shared by
+ * every socket of the room: never parsed, never encoded again. */
+#include <libwebsockets.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gateway.h"
+#include "log.h"
+#include "sbuf.h"
+
+void gw_room_name(int conv, char *buf, size_t cap) { snprintf(buf, cap, "conversation_%d", conv); }
+
+struct gw_conv *gw_conv_get(struct gateway *g, int id) { return (struct gw_conv *)imap_get(&g->convs, id); }
+
+/* ---------------------------------------------------------------- holding */
+
+struct cursor_ctx {
+    struct gateway *g;
+    int conv;
+};
+
+static void cursor_read(void *arg, PGresult *res)
+{
+    struct cursor_ctx *x = arg;
+    struct gateway *g = x->g;
+    struct gw_conv *cv = gw_conv_get(g, x->conv);
+    free(x);
+    if (!cv)
+        return;
+    cv->cursor_inflight = 0;
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+        return; /* still pending: the timer asks again */
+    cv->cursor = atoll(PQgetvalue(res, 0, 0));
+    cv->state = CONV_READY;
+    /* Anything that rang while we did not know where to start. */
+    if (cv->missed) {
+        cv->missed = 0;
+        gw_catch_up_conv(g, cv->id);
+    }
+}
+
+/* On the delivery connection, so that the cursor is read before any later
+ * read of the conversation's events. */
+void gw_ask_cursor(struct gateway *g, struct gw_conv *cv)
+{
+    struct cursor_ctx *x = malloc(sizeof *x);
+    if (!x)
+        return;
+    x->g = g;
+    x->conv = cv->id;
+    char id[16];
+    snprintf(id, sizeof id, "%d", cv->id);
+    const char *params[] = {id};
+    if (pgc_op(g->listen, MSG_OP_CONVERSATION_CURSOR, params, cursor_read, x) < 0) {
+        free(x); /* retried by the timer */
+        return;
+    }
+    cv->cursor_inflight = 1;
+}
+
+void gw_hold(struct gateway *g, int conv)
+{
+    if (gw_conv_get(g, conv))
+        return;
+    struct gw_conv *cv = calloc(1, sizeof *cv);
+    if (!cv || imap_put(&g->convs, conv, (intptr_t)cv) < 0) {
+        free(cv);
+        return;
+    }
+    cv->id = conv;
+    cv->state = CONV_PENDING;
+    gw_ask_cursor(g, cv);
+}
+
+void gw_ask_pending_cursors(struct gateway *g)
+{
+    size_t i = 0;
+    int id;
+    intptr_t v;
+    while (imap_next(&g->convs, &i, &id, &v)) {
+        struct gw_conv *cv = (struct gw_conv *)v;
+        if (cv->state == CONV_PENDING && !cv->cursor_inflight)
+            gw_ask_cursor(g, cv);
+    }
+}
+
+void gw_release_empty(struct gateway *g)
+{
+    size_t i = 0;
+    int id;
+    intptr_t v;
+    int drop[256], n = 0;
+    while (imap_next(&g->convs, &i, &id, &v)) {
+        char room[32];
+        gw_room_name(id, room, sizeof room);
+        if (sio_room_size(g->srv, GW_NS, room) == 0 && n < 256)
+            drop[n++] = id;
+    }
+    for (int k = 0; k < n; k++) {
+        free((void *)imap_get(&g->convs, drop[k]));
+        imap_del(&g->convs, drop[k]);
+    }
+}
+
+void gw_rooms_free(struct gateway *g)
+{
+    size_t i = 0;
+    int id;
+    intptr_t v;
+    while (imap_next(&g->convs, &i, &id, &v))
+        free((void *)v);
+    imap_free(&g->convs);
+}
+
+/* ---------------------------------------------------------------- sending */
+
+/* Seconds since an ISO timestamp "2026-11-24T09:30:00.123Z", or -1. */
+static double age_of(const char *iso)
+{
+    struct tm tm = {0};
+    int ms = 0;
+    if (!iso || sscanf(iso, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                       &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (double)now.tv_sec + now.tv_nsec / 1e9 - ((double)timegm(&tm) + ms / 1000.0);
+}
+
+/* The message's sentAt in a new_message's data, found without parsing:
+ * the data is SQL's message_json, whose first "sentAt" key is the message's
+ * (content comes as an escaped string and cannot hold an unescaped quote). */
+static void record_lag(struct gateway *g, const char *data)
+{
+    const char *p = strstr(data, "\"sentAt\"");
+    if (!p || !(p = strchr(p + 8, '"')))
+        return;
+    double lag = age_of(p + 1);
+    if (lag < 0)
+        lag = 0;
+    gw_stats_lag(&g->stats, lag);
+}
+
+int gw_event_array(struct sbuf *b, const char *kind, const char *data, long long id)
+{
+    sbuf_puts(b, "[\"");
+    sbuf_puts(b, kind); /* one of ours: no escaping needed */
+    sbuf_puts(b, "\",");
+    sbuf_puts(b, data);
+    /* The event id is the offset of connection state recovery, as the stock
+     * client expects it: the last argument, a string. */
+    sbuf_printf(b, ",\"%lld\"]", id);
+    return sbuf_ok(b) ? 0 : -1;
+}
+
+void gw_deliver(struct gateway *g, long long id, int conv, const char *kind, const char *data)
+{
+    struct gw_conv *cv = gw_conv_get(g, conv);
+    if (!cv || !data)
+        return;
+    if (cv->state != CONV_READY) {
+        cv->missed = 1;
+        return;
+    }
+    if (id <= cv->cursor)
+        return; /* already sent */
+    cv->cursor = id;
+    unsigned slot = (unsigned)(cv->ring_n++ % GW_RING);
+    cv->ring_seq[slot] = ++g->deliver_seq;
+    cv->ring_id[slot] = id;
+    /* Spliced into JSON unescaped: only the kinds we know. */
+    if (strcmp(kind, "new_message") != 0 && strcmp(kind, "messages_read") != 0)
+        return;
+    struct sbuf b;
+    sbuf_init(&b);
+    if (gw_event_array(&b, kind, data, id) == 0) {
+        char room[32];
+        gw_room_name(conv, room, sizeof room);
+        int n = sio_emit_room_text(g->srv, GW_NS, room, NULL, b.p, b.len);
+        if (n > 0) {
+            g->stats.events_out[gw_event_index(kind)] += (unsigned long long)n;
+            g->stats.deliveries++;
+            if (strcmp(kind, "new_message") == 0)
+                record_lag(g, data);
+        }
+    }
+    sbuf_free(&b);
+}
+
+void gw_deliver_next(struct gateway *g, long long id, long long prev, int conv, const char *kind,
+                     const char *data)
+{
+    struct gw_conv *cv = gw_conv_get(g, conv);
+    if (!cv)
+        return;
+    if (cv->state == CONV_READY && cv->cursor == prev)
+        gw_deliver(g, id, conv, kind, data);
+    else
+        gw_catch_up_conv(g, conv);
+}
