@@ -17,6 +17,7 @@
 #include "eio.h"
 #include "eio_codec.h"
 #include "eio_hash.h"
+#include "eio_wheel.h"
 
 #define EIO_SID_LEN 20
 /* Largest piece written to a socket in one go (HTTP body chunk, WebSocket
@@ -66,7 +67,7 @@ struct eio_session {
 	struct lws *post;      /* POST whose body is arriving */
 	struct eio_qent *qhead, **qtail;
 	size_t qbytes;
-	lws_sorted_usec_list_t sul; /* heartbeat: next ping, or pong deadline */
+	struct eio_wheel_ent hb; /* heartbeat: next ping, or pong deadline */
 	void *user;
 	char *info; /* captured handshake data, see eio_http.c */
 	const char *close_reason;
@@ -82,6 +83,7 @@ struct eio_server {
 	struct eio_session *all, *reap;
 	size_t count;
 	lws_sorted_usec_list_t reap_sul;
+	struct eio_wheel wheel; /* the sessions' heartbeats */
 	char *strs; /* copies of the config strings */
 	char *cors_strs; /* the CORS origins after eio_server_reconfigure() */
 	size_t path_len;

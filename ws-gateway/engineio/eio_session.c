@@ -58,6 +58,8 @@ eio_server *eio_server_new(const eio_config *cfg, const eio_handlers *h,
 	if (!plen || path[0] != '/' || plen > 200)
 		return NULL;
 	srv = calloc(1, sizeof(*srv));
+	if (srv)
+		eio_wheel_init(&srv->wheel);
 	if (!srv)
 		return NULL;
 	if (cfg)
@@ -165,6 +167,7 @@ void eio_server_bind(eio_server *srv, eio_host *h, struct lws_context *ctx)
 {
 	srv->host = h;
 	srv->ctx = ctx;
+	eio_wheel_bind(&srv->wheel, ctx);
 }
 
 /* --- reaping: on_close runs from the loop, never inside an API call ----- */
@@ -192,14 +195,15 @@ void eio_server_shutdown(eio_server *srv)
 	while (srv->all)
 		eio_session_close_reason(srv->all, "server shutdown", 0);
 	lws_sul_cancel(&srv->reap_sul);
+	eio_wheel_stop(&srv->wheel);
 	reap_run(srv);
 }
 
 /* --- heartbeat --------------------------------------------------------- */
 
-static void heartbeat_cb(lws_sorted_usec_list_t *sul)
+static void heartbeat_cb(struct eio_wheel_ent *e)
 {
-	eio_session *s = lws_container_of(sul, eio_session, sul);
+	eio_session *s = lws_container_of(e, eio_session, hb);
 	eio_buf *b;
 
 	if (s->awaiting_pong) {
@@ -213,8 +217,7 @@ static void heartbeat_cb(lws_sorted_usec_list_t *sul)
 	}
 	s->awaiting_pong = 1;
 	/* arm the deadline before queueing: queueing may flush at once */
-	lws_sul_schedule(s->srv->ctx, 0, &s->sul, heartbeat_cb,
-			 (lws_usec_t)s->srv->cfg.ping_timeout_ms * 1000);
+	eio_wheel_schedule(&s->srv->wheel, &s->hb, s->srv->cfg.ping_timeout_ms, heartbeat_cb);
 	eio_session_queue(s, b, 1);
 	eio_buf_unref(b);
 }
@@ -224,8 +227,7 @@ void eio_session_ping_sent(eio_session *s)
 	/* the pong deadline counts from when the ping left, not from when it
 	 * was queued: our own loop latency is not the client's fault */
 	if (s->state == S_OPEN && s->awaiting_pong)
-		lws_sul_schedule(s->srv->ctx, 0, &s->sul, heartbeat_cb,
-				 (lws_usec_t)s->srv->cfg.ping_timeout_ms * 1000);
+		eio_wheel_schedule(&s->srv->wheel, &s->hb, s->srv->cfg.ping_timeout_ms, heartbeat_cb);
 }
 
 /* --- lifecycle ---------------------------------------------------------- */
@@ -286,8 +288,7 @@ eio_session *eio_session_create(eio_server *srv, int transport, char *info)
 	*s->qtail = NULL;
 	eio_session_queue(s, b, 1);
 	eio_buf_unref(b);
-	lws_sul_schedule(srv->ctx, 0, &s->sul, heartbeat_cb,
-			 (lws_usec_t)srv->cfg.ping_interval_ms * 1000);
+	eio_wheel_schedule(&srv->wheel, &s->hb, srv->cfg.ping_interval_ms, heartbeat_cb);
 	return s;
 }
 
@@ -338,7 +339,7 @@ void eio_session_close_reason(eio_session *s, const char *reason, int by_client)
 		return;
 	s->state = S_CLOSED;
 	s->close_reason = reason;
-	lws_sul_cancel(&s->sul);
+	eio_wheel_cancel(&s->srv->wheel, &s->hb);
 	eio_htab_remove(&srv->sessions, &s->hnode);
 	if (s->prev)
 		s->prev->next = s->next;
@@ -396,8 +397,7 @@ void eio_session_on_packet(eio_session *s, const eio_packet *p)
 	case EIO_PONG:
 		if (s->awaiting_pong) {
 			s->awaiting_pong = 0;
-			lws_sul_schedule(srv->ctx, 0, &s->sul, heartbeat_cb,
-					 (lws_usec_t)srv->cfg.ping_interval_ms * 1000);
+			eio_wheel_schedule(&srv->wheel, &s->hb, srv->cfg.ping_interval_ms, heartbeat_cb);
 		}
 		break;
 	case EIO_MESSAGE:
