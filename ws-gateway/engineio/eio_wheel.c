@@ -51,9 +51,10 @@ static void arm(struct eio_wheel *w)
 	lws_sul_schedule(w->ctx, 0, &w->sul, tick_cb, EIO_WHEEL_TICK_MS * 1000);
 }
 
-static void run_slot(struct eio_wheel *w, size_t i, uint64_t now)
+/* Runs what is due in tick t (a tick wholly past), keeps later rounds. */
+static void run_slot(struct eio_wheel *w, uint64_t t)
 {
-	struct eio_wheel_ent tmp, *h = &w->slot[i];
+	struct eio_wheel_ent tmp, *h = &w->slot[t % EIO_WHEEL_SLOTS];
 
 	if (h->next == h)
 		return;
@@ -67,7 +68,7 @@ static void run_slot(struct eio_wheel *w, size_t i, uint64_t now)
 		struct eio_wheel_ent *e = tmp.next;
 
 		unlink_ent(e);
-		if (e->due_ms > now) {
+		if (e->due_ms / EIO_WHEEL_TICK_MS > t) {
 			link_ent(w, e); /* a later round */
 			continue;
 		}
@@ -79,15 +80,15 @@ static void run_slot(struct eio_wheel *w, size_t i, uint64_t now)
 static void tick_cb(lws_sorted_usec_list_t *sul)
 {
 	struct eio_wheel *w = lws_container_of(sul, struct eio_wheel, sul);
-	uint64_t now = now_ms(), cur = now / EIO_WHEEL_TICK_MS;
+	uint64_t cur = now_ms() / EIO_WHEEL_TICK_MS;
 
 	w->armed = 0;
-	/* Every tick since the last run, at most one turn of the wheel. */
+	/* Every tick wholly past since the last run, at most one turn. */
 	if (cur - w->done_tick > EIO_WHEEL_SLOTS)
 		w->done_tick = cur - EIO_WHEEL_SLOTS;
-	while (w->done_tick < cur) {
+	while (w->done_tick + 1 < cur) {
 		w->done_tick++;
-		run_slot(w, (size_t)(w->done_tick % EIO_WHEEL_SLOTS), now);
+		run_slot(w, w->done_tick);
 	}
 	arm(w);
 }
@@ -95,12 +96,14 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 void eio_wheel_schedule(struct eio_wheel *w, struct eio_wheel_ent *e, unsigned ms,
 			void (*cb)(struct eio_wheel_ent *e))
 {
-	if (e->next)
+	if (e->next) {
 		unlink_ent(e);
-	else
+	} else {
+		/* An empty wheel has nothing to catch up on. */
+		if (!w->count)
+			w->done_tick = now_ms() / EIO_WHEEL_TICK_MS;
 		w->count++;
-	if (!w->count)
-		w->done_tick = now_ms() / EIO_WHEEL_TICK_MS;
+	}
 	e->cb = cb;
 	/* At least one tick later: the slot being run is never the target. */
 	e->due_ms = now_ms() + (ms < EIO_WHEEL_TICK_MS ? EIO_WHEEL_TICK_MS : ms);
