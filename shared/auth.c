@@ -142,6 +142,7 @@ static int check_claims(json_object *c, long now, long leeway, struct msg_identi
         return deny(err, "Invalid token expiry");
     if (t <= (double)(now - leeway))
         return deny(err, "Token expired");
+    id->exp = (long long)floor(t);
     if (json_object_object_get_ex(c, "nbf", &v)) {
         if (!claim_number(v, &t))
             return deny(err, "Invalid token");

@@ -17,6 +17,7 @@ struct msg_identity {
     int user_id;
     bool has_role;
     char role[33];  /* the token's role claim, when has_role */
+    long long exp;  /* the token's exp, seconds since the epoch (rounded down) */
 };
 
 /* Verifies `token` against cfg at time `now` (seconds since the epoch).

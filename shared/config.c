@@ -48,6 +48,7 @@ static const struct key keys[] = {
     L(ws_connect_timeout_ms, "45000", 100, 3600000),
     L(ws_send_queue_bytes, "1048576", 4096, 1073741824),
     L(ws_max_connections, "20000", 1, 1000000),
+    L(ws_token_warning_s, "60", 0, 86400),
     L(ws_db_connections, "4", 1, 64),
     S(ws_event_loop, "uv"),
     L(recovery_max_disconnection_ms, "120000", 0, 86400000),

@@ -36,6 +36,7 @@ struct msg_config {
     long ws_connect_timeout_ms;
     long ws_send_queue_bytes;
     long ws_max_connections;
+    long ws_token_warning_s;    /* token_expiring this long before exp */
     long ws_db_connections;     /* the gateway's connections for operations */
     char *ws_event_loop;        /* "uv" (epoll, lws's libuv event library) or "poll" */
     long recovery_max_disconnection_ms;

@@ -65,6 +65,8 @@ static void refuse(struct gateway *g, sio_socket *s, const char *message)
 {
     struct gw_client *c = sio_socket_user(s);
     sio_socket_set_user(s, NULL);
+    if (c)
+        gw_lifetime_drop(g, c);
     gw_client_free(c);
     g->stats.refused_connects++;
     msg_info("connect_refused", "peer=%s reason=\"%s\"", sio_socket_peer(s) ? sio_socket_peer(s) : "-", message);
@@ -96,6 +98,7 @@ static void authenticated(void *arg, PGresult *res)
         snprintf(c->role, sizeof c->role, "%s", json_object_get_string(v));
     json_object_put(u);
     c->authenticated = 1;
+    gw_lifetime_arm(g, c);
     gw_user_add(g, c->user_id, 1);
     g->stats.accepted_connects++;
     msg_info("connected", "user=%d sid=%s", c->user_id, sio_socket_sid(s));
@@ -131,6 +134,8 @@ int gw_on_connect(sio_socket *s, json_object *auth, const char **refusal, void *
     }
     c->sid = sio_socket_id(s);
     c->user_id = id.user_id;
+    c->g = g;
+    c->exp = id.exp;
     read_recovery(auth, c);
     a->g = g;
     a->sid = c->sid;
@@ -157,6 +162,7 @@ void gw_on_connected(sio_socket *s, void *user)
     json_object_object_add(d, "userRole", json_object_new_string(c->role));
     gw_emit(g, s, "connection_established", d);
     json_object_put(d);
+    gw_lifetime_connected(g, s, c);
 }
 
 void gw_on_disconnect(sio_socket *s, const char *reason, void *user)
@@ -165,6 +171,7 @@ void gw_on_disconnect(sio_socket *s, const char *reason, void *user)
     struct gw_client *c = sio_socket_user(s);
     if (!c)
         return;
+    gw_lifetime_drop(g, c);
     gw_typing_cleanup(g, s, c);
     gw_session_closed(g, c);
     if (c->authenticated) {

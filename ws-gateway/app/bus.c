@@ -245,6 +245,7 @@ static void typing_elsewhere(struct gateway *g, const struct msg_bus_msg *m)
     gw_room_name(m->conversation_id, room, sizeof room);
     int len = snprintf(arr, sizeof arr, "[\"%s\",{\"conversationId\":%d,\"userId\":%d}]", event,
                        m->conversation_id, m->user_id);
+    gw_lifetime_gate(g);
     int n = sio_emit_room_text(g->srv, GW_NS, room, NULL, arr, (size_t)len);
     if (n > 0)
         g->stats.events_out[gw_event_index(event)] += (unsigned long long)n;

@@ -19,7 +19,7 @@ void gw_emit(struct gateway *g, sio_socket *s, const char *event, json_object *d
     json_object_put(args);
 }
 
-static void ack(sio_socket *s, int64_t ack_id, json_object *data)
+void gw_ack(sio_socket *s, int64_t ack_id, json_object *data)
 {
     if (ack_id == SIO_NO_ACK)
         return;
@@ -45,7 +45,7 @@ void gw_fail(struct gateway *g, sio_socket *s, const char *event, int64_t ack_id
         json_object_object_add(err, "message", json_object_new_string(message));
         json_object_object_add(a, "ok", json_object_new_boolean(0));
         json_object_object_add(a, "error", err);
-        ack(s, ack_id, a);
+        gw_ack(s, ack_id, a);
         json_object_put(a);
     }
 }
@@ -139,7 +139,7 @@ static void ack_conv(sio_socket *s, int64_t ack_id, int conv)
 {
     json_object *a = conv_object(conv);
     json_object_object_add(a, "ok", json_object_new_boolean(1));
-    ack(s, ack_id, a);
+    gw_ack(s, ack_id, a);
     json_object_put(a);
 }
 
@@ -244,7 +244,7 @@ static void written(void *arg, PGresult *res)
         json_object_object_add(a, "ok", json_object_new_boolean(1));
         if (body && json_object_object_get_ex(body, "updatedCount", &v))
             json_object_object_add(a, "updatedCount", json_object_get(v));
-        ack(s, o->ack_id, a);
+        gw_ack(s, o->ack_id, a);
         json_object_put(a);
         json_object_put(body);
     } else if (c) {
@@ -315,6 +315,7 @@ static void typing(struct gateway *g, sio_socket *s, struct gw_client *c, const 
     gw_room_name(conv, room, sizeof room);
     int len = snprintf(arr, sizeof arr, "[\"%s\",{\"conversationId\":%d,\"userId\":%d}]", event, conv,
                        c->user_id);
+    gw_lifetime_gate(g);
     int n = sio_emit_room_text(g->srv, GW_NS, room, s, arr, (size_t)len);
     if (n > 0)
         g->stats.events_out[gw_event_index(event)] += (unsigned long long)n;
@@ -374,6 +375,7 @@ static const struct {
     {"join_room", on_join, 0},        {"leave_room", on_leave, 0},
     {"send_message", on_send, 1},     {"mark_as_read", on_read, 1},
     {"typing_start", on_typing, 0},   {"typing_stop", on_typing, 0},
+    {"refresh_token", NULL, 0},
 };
 
 void gw_on_event(sio_socket *s, const char *event, json_object *args, int64_t ack_id,
@@ -399,6 +401,10 @@ void gw_on_event(sio_socket *s, const char *event, json_object *args, int64_t ac
     }
     json_object *data = args ? json_object_array_get_idx(args, 0) : NULL, *v;
     int conv;
+    if (!routes[r].fn) {
+        gw_on_refresh(g, s, c, data, ack_id);
+        return;
+    }
     if (!data || !json_object_is_type(data, json_type_object)) {
         gw_fail(g, s, event, ack_id, MSG_INVALID_REQUEST, "The event's data must be an object");
         return;

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "error.h"
 #include "engineio/eio.h"
+#include "engineio/eio_wheel.h"
 #include "imap.h"
 #include "pgconn.h"
 #include "sbuf.h"
@@ -26,6 +27,7 @@
 /* One socket's session (sio_socket_user). Owned by the gateway; freed in
  * on_disconnect. */
 struct gw_client {
+    struct gateway *g;
     uint64_t sid;              /* sio_socket_id */
     int user_id;
     char role[16];
@@ -39,6 +41,9 @@ struct gw_client {
     int nrooms, caprooms;
     char *restore_pid;         /* a reconnecting client's {pid, offset}, owned */
     long long restore_offset;  /* -1: none */
+    long long exp;             /* the token's exp (seconds since the epoch) */
+    int warn_now;              /* token_expiring due at connection_established */
+    struct eio_wheel_ent warn_ent, exp_ent; /* its token_expiring and its end */
 };
 
 enum gw_conv_state { CONV_PENDING, CONV_READY };
@@ -104,6 +109,8 @@ struct gateway {
     char instance[24];         /* tells this process's own bells apart */
     unsigned long long deliver_seq; /* room deliveries so far (recovery's send order) */
     struct gw_stats stats;
+    struct eio_wheel *lifetimes; /* the sockets' token deadlines (lifetime.c) */
+    int lifetimes_running;
 };
 
 /* Names of the client events and the server's, for counters. */
@@ -124,6 +131,19 @@ void gw_on_disconnect(sio_socket *s, const char *reason, void *user);
 /* Disconnects every socket of the user here (a revocation). */
 void gw_revoke_user(struct gateway *g, int user_id);
 
+/* lifetime.c: a socket lives as long as its token (API.md section 7). */
+int gw_lifetime_init(struct gateway *g);
+void gw_lifetime_free(struct gateway *g);
+/* Schedules c's token_expiring and its end from c->exp. */
+void gw_lifetime_arm(struct gateway *g, struct gw_client *c);
+void gw_lifetime_drop(struct gateway *g, struct gw_client *c);
+/* Ends every socket whose token expired, now: called before anything is
+ * sent to a room, so that no room event reaches a socket after its exp. */
+void gw_lifetime_gate(struct gateway *g);
+/* After connection_established: the token_expiring owed at once. */
+void gw_lifetime_connected(struct gateway *g, sio_socket *s, struct gw_client *c);
+void gw_on_refresh(struct gateway *g, sio_socket *s, struct gw_client *c, json_object *data, int64_t ack_id);
+
 /* events.c */
 void gw_on_event(sio_socket *s, const char *event, json_object *args, int64_t ack_id,
                  const sio_bin *bins, size_t nbins, void *user);
@@ -132,6 +152,7 @@ void gw_fail(struct gateway *g, sio_socket *s, const char *event, int64_t ack_id
              enum msg_code code, const char *message);
 /* Emits to one socket, counting it. */
 void gw_emit(struct gateway *g, sio_socket *s, const char *event, json_object *data);
+void gw_ack(sio_socket *s, int64_t ack_id, json_object *data);
 /* The typing_stop a disconnecting socket owes its rooms. */
 void gw_typing_cleanup(struct gateway *g, sio_socket *s, struct gw_client *c);
 

@@ -183,6 +183,7 @@ void gw_deliver(struct gateway *g, long long id, int conv, const char *kind, con
     if (gw_event_array(&b, kind, data, id) == 0) {
         char room[32];
         gw_room_name(conv, room, sizeof room);
+        gw_lifetime_gate(g);
         int n = sio_emit_room_text(g->srv, GW_NS, room, NULL, b.p, b.len);
         if (n > 0) {
             g->stats.events_out[gw_event_index(kind)] += (unsigned long long)n;
