@@ -371,11 +371,11 @@ process.once('exit', () => {
   }
 });
 
-export async function startGateway(port, { readyMs = 10000 } = {}) {
+export async function startGateway(port, { readyMs = 10000, env = {} } = {}) {
   const bin = requireEnv('MSG_GATEWAY_BIN');
   const logPath = `${requireEnv('MSG_VAR')}/log/gateway-extra-${port}.log`;
   const fd = openSync(logPath, 'a');
-  const proc = spawn(bin, ['--port', String(port)], { stdio: ['ignore', fd, fd], env: process.env });
+  const proc = spawn(bin, ['--port', String(port)], { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
   closeSync(fd);
   started.add(proc);
   let exitInfo = null;

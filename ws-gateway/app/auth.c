@@ -65,8 +65,10 @@ static void refuse(struct gateway *g, sio_socket *s, const char *message)
 {
     struct gw_client *c = sio_socket_user(s);
     sio_socket_set_user(s, NULL);
-    if (c)
+    if (c) {
         gw_lifetime_drop(g, c);
+        g->nclients--;
+    }
     gw_client_free(c);
     g->stats.refused_connects++;
     msg_info("connect_refused", "peer=%s reason=\"%s\"", sio_socket_peer(s) ? sio_socket_peer(s) : "-", message);
@@ -93,6 +95,10 @@ static void authenticated(void *arg, PGresult *res)
         return;
     }
     struct gw_client *c = sio_socket_user(s);
+    if ((long)imap_get(&g->users, c->user_id) >= g->cfg->ws_max_sockets_per_user) {
+        refuse(g, s, "Too many connections");
+        return;
+    }
     json_object *u = json_tokener_parse(body), *v;
     if (u && json_object_object_get_ex(u, "role", &v))
         snprintf(c->role, sizeof c->role, "%s", json_object_get_string(v));
@@ -112,6 +118,11 @@ int gw_on_connect(sio_socket *s, json_object *auth, const char **refusal, void *
     struct msg_identity id;
     struct msg_error e;
     const char *t = token_of(s, auth, tok, sizeof tok);
+    if (g->nclients >= g->cfg->ws_max_connections) {
+        *refusal = "Too many connections";
+        g->stats.refused_connects++;
+        return SIO_REFUSE;
+    }
     if (!t) {
         *refusal = "Authentication required";
         g->stats.refused_connects++;
@@ -150,6 +161,7 @@ int gw_on_connect(sio_socket *s, json_object *auth, const char **refusal, void *
         return SIO_REFUSE;
     }
     sio_socket_set_user(s, c);
+    g->nclients++;
     return SIO_PENDING;
 }
 
@@ -172,6 +184,7 @@ void gw_on_disconnect(sio_socket *s, const char *reason, void *user)
     if (!c)
         return;
     gw_lifetime_drop(g, c);
+    g->nclients--;
     gw_typing_cleanup(g, s, c);
     gw_session_closed(g, c);
     if (c->authenticated) {

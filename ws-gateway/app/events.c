@@ -32,6 +32,12 @@ void gw_ack(sio_socket *s, int64_t ack_id, json_object *data)
 void gw_fail(struct gateway *g, sio_socket *s, const char *event, int64_t ack_id,
              enum msg_code code, const char *message)
 {
+    gw_fail_retry(g, s, event, ack_id, code, message, -1);
+}
+
+void gw_fail_retry(struct gateway *g, sio_socket *s, const char *event, int64_t ack_id,
+                   enum msg_code code, const char *message, long long retry_ms)
+{
     g->stats.errors[code]++;
     json_object *e = json_object_new_object();
     json_object_object_add(e, "message", json_object_new_string(message));
@@ -43,6 +49,8 @@ void gw_fail(struct gateway *g, sio_socket *s, const char *event, int64_t ack_id
         json_object *a = json_object_new_object(), *err = json_object_new_object();
         json_object_object_add(err, "code", json_object_new_string(msg_code_name(code)));
         json_object_object_add(err, "message", json_object_new_string(message));
+        if (retry_ms >= 0)
+            json_object_object_add(err, "retryAfterMs", json_object_new_int64(retry_ms));
         json_object_object_add(a, "ok", json_object_new_boolean(0));
         json_object_object_add(a, "error", err);
         gw_ack(s, ack_id, a);
@@ -387,6 +395,25 @@ void gw_on_event(sio_socket *s, const char *event, json_object *args, int64_t ac
     g->stats.events_in[ev]++;
     if (!c || !c->authenticated)
         return;
+    /* Counted before anything else, unknown events too (API.md section 8). */
+    long long retry_ms = 0;
+    switch (gw_limit_take(g, c, event, &retry_ms)) {
+    case GW_LIMIT_OK:
+        break;
+    case GW_LIMIT_REFUSED:
+        gw_fail_retry(g, s, msg_utf8_valid(event, strlen(event)) && strlen(event) <= 64 ? event : "unknown",
+                      ack_id, MSG_RATE_LIMITED, "Too many events: slow down", retry_ms);
+        return;
+    case GW_LIMIT_FLOOD: {
+        static const char arr[] =
+            "[\"error\",{\"code\":\"rate_limited\",\"message\":\"Too many events for too long\",\"event\":null}]";
+        g->stats.errors[MSG_RATE_LIMITED]++;
+        sio_emit_text(s, arr, sizeof arr - 1);
+        msg_info("flood_disconnect", "user=%d sid=%s", c->user_id, sio_socket_sid(s));
+        sio_disconnect(s);
+        return;
+    }
+    }
     size_t r = 0;
     while (r < sizeof routes / sizeof routes[0] && strcmp(routes[r].name, event) != 0)
         r++;

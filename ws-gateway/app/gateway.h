@@ -20,9 +20,24 @@
 #include "socketio/sio.h"
 
 #define GW_MAX_TYPING 8        /* conversations one socket types in at once */
-#define GW_MAX_INFLIGHT 32     /* database operations one socket may have pending */
+#define GW_MAX_INFLIGHT 64     /* database operations one socket may have pending (>= the
+                                * send_message burst, API.md section 8) */
 #define GW_NS "/"
 #define GW_DB_QUEUE_BYTES (32u << 20) /* parameters queued on one database connection, at most */
+
+/* Per-socket token buckets, one per client event (limits.c). */
+enum gw_limit_event { LIM_JOIN, LIM_LEAVE, LIM_SEND, LIM_READ, LIM_TYPING_START, LIM_TYPING_STOP, LIM_REFRESH,
+                      LIM_OTHER, LIM_COUNT };
+struct gw_limits {
+    double tokens[LIM_COUNT];
+    long long at_ms[LIM_COUNT];  /* last refill (0: never: a full bucket) */
+    long long win_ms;            /* the current one-second window */
+    unsigned win_n[LIM_COUNT];   /* events in it */
+    int over;                    /* consecutive windows at more than 10x a rate */
+};
+#define GW_FLOOD_FACTOR 10
+#define GW_FLOOD_SECONDS 5
+#define GW_INFLIGHT_BYTES (1u << 20) /* parameter bytes one socket may have in the database queues */
 
 /* One socket's session (sio_socket_user). Owned by the gateway; freed in
  * on_disconnect. */
@@ -33,6 +48,8 @@ struct gw_client {
     char role[16];
     int authenticated;
     int inflight;              /* operations awaiting the database */
+    size_t inflight_bytes;     /* their parameters' bytes */
+    struct gw_limits lim;
     int typing[GW_MAX_TYPING]; /* conversations with typing_start pending */
     int ntyping;
     char pid[40];              /* recovery session id ("" when recovery is off) */
@@ -111,6 +128,7 @@ struct gateway {
     struct gw_stats stats;
     struct eio_wheel *lifetimes; /* the sockets' token deadlines (lifetime.c) */
     int lifetimes_running;
+    long nclients;             /* sockets past on_connect, pending or connected */
 };
 
 /* Names of the client events and the server's, for counters. */
@@ -145,12 +163,21 @@ void gw_lifetime_gate(struct gateway *g);
 void gw_lifetime_connected(struct gateway *g, sio_socket *s, struct gw_client *c);
 void gw_on_refresh(struct gateway *g, sio_socket *s, struct gw_client *c, json_object *data, int64_t ack_id);
 
+/* limits.c: API.md section 8. */
+enum gw_limit_verdict { GW_LIMIT_OK, GW_LIMIT_REFUSED, GW_LIMIT_FLOOD };
+/* Counts one `event` of c: OK, or REFUSED with *retry_ms, or FLOOD (the
+ * socket is to be disconnected). */
+enum gw_limit_verdict gw_limit_take(struct gateway *g, struct gw_client *c, const char *event, long long *retry_ms);
+
 /* events.c */
 void gw_on_event(sio_socket *s, const char *event, json_object *args, int64_t ack_id,
                  const sio_bin *bins, size_t nbins, void *user);
 /* Sends `error` and the failed ack for an event. */
 void gw_fail(struct gateway *g, sio_socket *s, const char *event, int64_t ack_id,
              enum msg_code code, const char *message);
+/* The same with the ack's retryAfterMs (>= 0; < 0: none). */
+void gw_fail_retry(struct gateway *g, sio_socket *s, const char *event, int64_t ack_id,
+                   enum msg_code code, const char *message, long long retry_ms);
 /* Emits to one socket, counting it. */
 void gw_emit(struct gateway *g, sio_socket *s, const char *event, json_object *data);
 void gw_ack(sio_socket *s, int64_t ack_id, json_object *data);

@@ -218,7 +218,9 @@ void gw_on_refresh(struct gateway *g, sio_socket *s, struct gw_client *c, json_o
     *r = (struct refresh){g, c->sid, ack_id, id.exp};
     char uid[16];
     snprintf(uid, sizeof uid, "%d", id.user_id);
-    const char *params[] = {uid, id.has_role ? id.role : NULL};
+    /* The CONNECT's operation; its third parameter (the token's iat, for
+     * revocation) is passed once the operation takes it. */
+    const char *params[3] = {uid, id.has_role ? id.role : NULL, NULL};
     if (pgc_op(db, MSG_OP_AUTHENTICATE, params, refreshed, r) < 0) {
         free(r);
         gw_fail(g, s, "refresh_token", ack_id, MSG_RATE_LIMITED, "Too many operations in flight");
