@@ -153,6 +153,18 @@ static void ack_conv(sio_socket *s, int64_t ack_id, int conv)
 
 /* ---------------------------------------------------------------- rooms */
 
+void gw_join_now(struct gateway *g, sio_socket *s, int conv, int64_t ack_id)
+{
+    char room[32];
+    gw_room_name(conv, room, sizeof room);
+    sio_join(s, room);
+    gw_session_joined(g, sio_socket_user(s), conv);
+    json_object *d = conv_object(conv);
+    gw_emit(g, s, "room_joined", d);
+    ack_conv(s, ack_id, conv);
+    json_object_put(d);
+}
+
 static void joined(void *arg, PGresult *res)
 {
     struct op *o = arg;
@@ -160,15 +172,7 @@ static void joined(void *arg, PGresult *res)
     json_object *body;
     sio_socket *s = op_end(o, res, &status, &body);
     if (s && status == 200) {
-        char room[32];
-        gw_room_name(o->conv, room, sizeof room);
-        gw_hold(o->g, o->conv);
-        sio_join(s, room);
-        gw_session_joined(o->g, sio_socket_user(s), o->conv);
-        json_object *d = conv_object(o->conv);
-        gw_emit(o->g, s, "room_joined", d);
-        ack_conv(s, o->ack_id, o->conv);
-        json_object_put(d);
+        gw_join(o->g, s, o->conv, o->ack_id);
     } else if (s) {
         op_fail(o, s, status, body);
     }
@@ -191,6 +195,10 @@ static void on_leave(struct gateway *g, sio_socket *s, struct gw_client *c, int 
 {
     char room[32];
     gw_room_name(conv, room, sizeof room);
+    struct gw_conv *cv = gw_conv_get(g, conv);
+    for (int k = 0; cv && k < cv->njoiners; k++)
+        if (cv->joiners[k].sid == c->sid) /* a join still waiting for the cursor: not to happen */
+            cv->joiners[k--] = cv->joiners[--cv->njoiners];
     sio_leave(s, room);
     gw_session_left(g, c, conv);
     json_object *d = conv_object(conv);

@@ -78,6 +78,10 @@ struct gw_conv {
     enum gw_conv_state state;
     int missed;                /* an event came while pending: catch up */
     int cursor_inflight;
+    /* Sockets whose join waits for the cursor: they enter the room, and
+     * are told room_joined, only once it is known (gw_join_now). */
+    struct gw_joiner { uint64_t sid; int64_t ack_id; } *joiners;
+    int njoiners, capjoiners;
 };
 
 #define GW_LAG_BUCKETS 8
@@ -183,6 +187,13 @@ void gw_emit(struct gateway *g, sio_socket *s, const char *event, json_object *d
 void gw_ack(sio_socket *s, int64_t ack_id, json_object *data);
 /* The typing_stop a disconnecting socket owes its rooms. */
 void gw_typing_cleanup(struct gateway *g, sio_socket *s, struct gw_client *c);
+
+/* A participant's join: into the room and told room_joined at once when
+ * its cursor is known, else when it is (API.md section 5, without a gap:
+ * from room_joined on, every event after the cursor reaches the socket). */
+void gw_join(struct gateway *g, sio_socket *s, int conv, int64_t ack_id);
+/* events.c: the join itself. */
+void gw_join_now(struct gateway *g, sio_socket *s, int conv, int64_t ack_id);
 
 /* rooms.c: the rooms held and their cursors, and sending to them. */
 struct gw_conv *gw_conv_get(struct gateway *g, int id);
