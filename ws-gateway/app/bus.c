@@ -351,8 +351,16 @@ void gw_notify_typing(struct gateway *g, uint64_t sid, int conv, int user, int t
      * the other gateways in the order it sent them. */
     struct pgc *db = pgpool_for(&g->pool, sid);
     const char *params[] = {p.p};
-    if (db && sbuf_ok(&p))
-        pgc_op(db, MSG_OP_NOTIFY, params, NULL, NULL);
+    sio_socket *s = sio_socket_find(g->srv, sid);
+    struct gw_client *c = s ? sio_socket_user(s) : NULL;
+    /* In the socket's share of the queue; a typing_start over it is not
+     * sent, a typing_stop always is (the other side would show typing). */
+    if (db && sbuf_ok(&p)) {
+        if (c)
+            gw_op_counted(g, c, db, MSG_OP_NOTIFY, params, typing);
+        else
+            pgc_op(db, MSG_OP_NOTIFY, params, NULL, NULL);
+    }
     sbuf_free(&p);
 }
 

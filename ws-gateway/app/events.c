@@ -65,6 +65,7 @@ struct op {
     int64_t ack_id;
     int event;        /* index in gw_event_names */
     int conv;
+    size_t bytes;     /* its parameters, in the socket's share (limits.c) */
 };
 
 static struct op *op_new(struct gateway *g, sio_socket *s, int event, int64_t ack_id, int conv)
@@ -76,6 +77,7 @@ static struct op *op_new(struct gateway *g, sio_socket *s, int event, int64_t ac
         o->ack_id = ack_id;
         o->event = event;
         o->conv = conv;
+        o->bytes = 0;
     }
     return o;
 }
@@ -86,8 +88,8 @@ static sio_socket *op_end(struct op *o, PGresult *res, int *status, json_object 
 {
     sio_socket *s = sio_socket_find(o->g->srv, o->sid);
     struct gw_client *c = s ? sio_socket_user(s) : NULL;
-    if (c && c->inflight > 0)
-        c->inflight--;
+    if (c)
+        gw_share_put(c, o->bytes);
     *status = 0;
     *body = NULL;
     if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQnfields(res) >= 2) {
@@ -126,13 +128,19 @@ static void submit(struct gateway *g, sio_socket *s, struct gw_client *c, struct
         gw_fail(g, s, event, ack_id, MSG_UNAVAILABLE, "The database is unavailable");
         return;
     }
+    o->bytes = gw_params_bytes(op, params);
+    if (!gw_share_fits(c, o->bytes)) {
+        free(o);
+        gw_fail_retry(g, s, event, ack_id, MSG_RATE_LIMITED, "Too many operations in flight", GW_INFLIGHT_RETRY_MS);
+        return;
+    }
     int r = msg_ops[op].batch ? pgc_write(db, op, o->conv, params, cb, o) : pgc_op(db, op, params, cb, o);
     if (r < 0) {
         free(o);
-        gw_fail(g, s, event, ack_id, MSG_RATE_LIMITED, "Too many operations in flight");
+        gw_fail_retry(g, s, event, ack_id, MSG_RATE_LIMITED, "Too many operations in flight", GW_INFLIGHT_RETRY_MS);
         return;
     }
-    c->inflight++;
+    gw_share_take(c, o->bytes);
 }
 
 static json_object *conv_object(int conv)
@@ -238,8 +246,8 @@ static void written(void *arg, PGresult *res)
     struct gateway *g = o->g;
     sio_socket *s = sio_socket_find(g->srv, o->sid);
     struct gw_client *c = s ? sio_socket_user(s) : NULL;
-    if (c && c->inflight > 0)
-        c->inflight--;
+    if (c)
+        gw_share_put(c, o->bytes);
     int well = res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQnfields(res) == 5 &&
                !PQgetisnull(res, 0, 0) && !PQgetisnull(res, 0, 1);
     int status = well ? atoi(PQgetvalue(res, 0, 0)) : 0;
@@ -449,7 +457,7 @@ void gw_on_event(sio_socket *s, const char *event, json_object *args, int64_t ac
         return;
     }
     if (c->inflight >= GW_MAX_INFLIGHT) {
-        gw_fail(g, s, event, ack_id, MSG_RATE_LIMITED, "Too many operations in flight");
+        gw_fail_retry(g, s, event, ack_id, MSG_RATE_LIMITED, "Too many operations in flight", GW_INFLIGHT_RETRY_MS);
         return;
     }
     routes[r].fn(g, s, c, ev, conv, data, ack_id);

@@ -38,6 +38,7 @@ struct gw_limits {
 #define GW_FLOOD_FACTOR 10
 #define GW_FLOOD_SECONDS 5
 #define GW_INFLIGHT_BYTES (1u << 20) /* parameter bytes one socket may have in the database queues */
+#define GW_INFLIGHT_RETRY_MS 50      /* retryAfterMs of an event refused for a full share */
 
 /* One socket's session (sio_socket_user). Owned by the gateway; freed in
  * on_disconnect. */
@@ -172,6 +173,17 @@ enum gw_limit_verdict { GW_LIMIT_OK, GW_LIMIT_REFUSED, GW_LIMIT_FLOOD };
 /* Counts one `event` of c: OK, or REFUSED with *retry_ms, or FLOOD (the
  * socket is to be disconnected). */
 enum gw_limit_verdict gw_limit_take(struct gateway *g, struct gw_client *c, const char *event, long long *retry_ms);
+/* A socket's share of the database queues: at most GW_MAX_INFLIGHT
+ * operations and GW_INFLIGHT_BYTES of parameters in flight. */
+size_t gw_params_bytes(enum msg_op op, const char *const *params);
+int gw_share_fits(const struct gw_client *c, size_t bytes);
+void gw_share_take(struct gw_client *c, size_t bytes);
+void gw_share_put(struct gw_client *c, size_t bytes);
+/* An operation of the socket whose answer nothing waits for (a typing
+ * NOTIFY, a session write), counted in its share while in flight. With
+ * `optional`, refused (-1) when the share is used up. */
+int gw_op_counted(struct gateway *g, struct gw_client *c, struct pgc *db, enum msg_op op,
+                  const char *const *params, int optional);
 
 /* events.c */
 void gw_on_event(sio_socket *s, const char *event, json_object *args, int64_t ack_id,

@@ -162,8 +162,8 @@ static void refreshed(void *arg, PGresult *res)
     int status = res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
                      ? atoi(PQgetvalue(res, 0, 0))
                      : 0;
-    if (c && c->inflight > 0)
-        c->inflight--;
+    if (c)
+        gw_share_put(c, 0);
     if (!c) {
         free(r);
         return;
@@ -223,8 +223,8 @@ void gw_on_refresh(struct gateway *g, sio_socket *s, struct gw_client *c, json_o
     const char *params[3] = {uid, id.has_role ? id.role : NULL, NULL};
     if (pgc_op(db, MSG_OP_AUTHENTICATE, params, refreshed, r) < 0) {
         free(r);
-        gw_fail(g, s, "refresh_token", ack_id, MSG_RATE_LIMITED, "Too many operations in flight");
+        gw_fail_retry(g, s, "refresh_token", ack_id, MSG_RATE_LIMITED, "Too many operations in flight", GW_INFLIGHT_RETRY_MS);
         return;
     }
-    c->inflight++;
+    gw_share_take(c, 0);
 }

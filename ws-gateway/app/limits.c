@@ -4,6 +4,7 @@
  * rate in each of GW_FLOOD_SECONDS one-second windows in a row is
  * disconnected. All O(1) per event. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gateway.h"
@@ -84,4 +85,68 @@ enum gw_limit_verdict gw_limit_take(struct gateway *g, struct gw_client *c, cons
     if (*retry_ms < 1)
         *retry_ms = 1;
     return GW_LIMIT_REFUSED;
+}
+
+/* ---------------------------------------------------------------- shares */
+
+size_t gw_params_bytes(enum msg_op op, const char *const *params)
+{
+    size_t n = 0;
+    for (int i = 0; i < msg_ops[op].nparams; i++)
+        if (params[i])
+            n += strlen(params[i]);
+    return n;
+}
+
+int gw_share_fits(const struct gw_client *c, size_t bytes)
+{
+    return c->inflight < GW_MAX_INFLIGHT && c->inflight_bytes + bytes <= GW_INFLIGHT_BYTES;
+}
+
+void gw_share_take(struct gw_client *c, size_t bytes)
+{
+    c->inflight++;
+    c->inflight_bytes += bytes;
+}
+
+void gw_share_put(struct gw_client *c, size_t bytes)
+{
+    if (c->inflight > 0)
+        c->inflight--;
+    c->inflight_bytes = c->inflight_bytes > bytes ? c->inflight_bytes - bytes : 0;
+}
+
+struct counted {
+    struct gateway *g;
+    uint64_t sid;
+    size_t bytes;
+};
+
+static void counted_done(void *arg, PGresult *res)
+{
+    struct counted *k = arg;
+    (void)res;
+    sio_socket *s = sio_socket_find(k->g->srv, k->sid);
+    struct gw_client *c = s ? sio_socket_user(s) : NULL;
+    if (c)
+        gw_share_put(c, k->bytes);
+    free(k);
+}
+
+int gw_op_counted(struct gateway *g, struct gw_client *c, struct pgc *db, enum msg_op op,
+                  const char *const *params, int optional)
+{
+    size_t bytes = gw_params_bytes(op, params);
+    if (!db || (optional && !gw_share_fits(c, bytes)))
+        return -1;
+    struct counted *k = malloc(sizeof *k);
+    if (!k)
+        return -1;
+    *k = (struct counted){g, c->sid, bytes};
+    if (pgc_op(db, op, params, counted_done, k) < 0) {
+        free(k);
+        return -1;
+    }
+    gw_share_take(c, bytes);
+    return 0;
 }
