@@ -15,10 +15,11 @@ done
 
 # Build and run.
 pkgs=(gcc make pkg-config libwebsockets-dev libjwt-dev libjson-c-dev libfcgi-dev libpq-dev
-      libssl-dev postgresql postgresql-contrib nginx-light curl ca-certificates openssl)
-# Tests and benchmarks.
+      libssl-dev postgresql postgresql-contrib nginx-light curl ca-certificates openssl iproute2)
+# Tests and benchmarks; the Debian package (make deb) and its checks.
 if [ "$want_test" = 1 ]; then
-  pkgs+=(clang libclang-rt-14-dev nodejs npm wrk procps)
+  pkgs+=(clang libclang-rt-14-dev nodejs npm wrk procps
+         debhelper dpkg-dev fakeroot lintian)
 fi
 
 missing=()
@@ -44,8 +45,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
     $SUDO chmod 755 /usr/sbin/policy-rc.d
     trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
   fi
-  $SUDO apt-get update -qq </dev/null
-  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >&2
+  # Other apt runs on this machine (another checkout's tests) hold the dpkg
+  # lock for a while: wait for it rather than fail.
+  apt_opts=(-o DPkg::Lock::Timeout=600)
+  $SUDO apt-get "${apt_opts[@]}" update -qq </dev/null
+  $SUDO apt-get "${apt_opts[@]}" install -y -qq --no-install-recommends "${missing[@]}" </dev/null >&2
 fi
 
 if [ "$want_test" = 1 ]; then

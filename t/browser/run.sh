@@ -35,8 +35,8 @@ if [ "${#want[@]}" -gt 0 ]; then
   echo "browser: installing ${want[*]} (Debian packages)" >&2
   SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
   export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get install -y -qq --no-install-recommends "${want[@]}" </dev/null >&2 ||
-    { $SUDO apt-get update -qq </dev/null && $SUDO apt-get install -y -qq --no-install-recommends "${want[@]}" </dev/null >&2; } ||
+  $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${want[@]}" </dev/null >&2 ||
+    { $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq </dev/null && $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${want[@]}" </dev/null >&2; } ||
     [ -x "$CHROMIUM" ] || fail_setup "could not install chromium"
 fi
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1

@@ -56,6 +56,7 @@ cleanup() {
   done
   PIDS=()
   [ -z "${STAGE:-}" ] || rm -rf "$STAGE"
+  [ -z "${OPS_PUB:-}" ] || rm -rf "$OPS_PUB"
 }
 trap cleanup EXIT
 
@@ -66,9 +67,9 @@ apt_install() { # PACKAGE...: from Debian, without starting services
     printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
     as_root chmod 755 /usr/sbin/policy-rc.d; made=1
   fi
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" </dev/null >>"$LOG" 2>&1 ||
-    { as_root apt-get update -qq </dev/null >>"$LOG" 2>&1 &&
-      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" </dev/null >>"$LOG" 2>&1; }
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "$@" </dev/null >>"$LOG" 2>&1 ||
+    { as_root apt-get -o DPkg::Lock::Timeout=600 update -qq </dev/null >>"$LOG" 2>&1 &&
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "$@" </dev/null >>"$LOG" 2>&1; }
   local rc=$?
   [ "$made" = 0 ] || as_root rm -f /usr/sbin/policy-rc.d
   return $rc
@@ -131,6 +132,9 @@ DB_URL=$(scripts/pg.sh url "$MESSAGING_VAR/pg" "$MESSAGING_PG_PORT")
 export MSG_DB_URL=$DB_URL MSG_JWT_SECRET=$MESSAGING_JWT_SECRET
 export MSG_GATEWAYS="http://127.0.0.1:$WS_PORT http://127.0.0.1:$((WS_PORT + 1))"
 API_PID=$(cat "$RUN/api.pid")
+# What the web servers' workers reach (the API socket, the web root, the
+# error pages): under /tmp when this checkout is private (scripts/stack.sh).
+. "$RUN/paths"
 GW_PIDS="$(cat "$RUN/gateway-0.pid") $(cat "$RUN/gateway-1.pid")"
 
 # A test certificate for 127.0.0.1, made now.
@@ -142,12 +146,26 @@ WEB_FILE=$(cd web 2>/dev/null && find . -type f -name '*.*' ! -name '.*' | sed '
 export OPS_WEB_FILE=$WEB_FILE OPS_CONFIG=$MESSAGING_CONFIG
 
 # Placeholders of the real-host sites, for this machine.
-site_sed=(-e "s|unix:/run/messaging/api.sock|unix:$RUN/api.sock|g"
+site_sed=(-e "s|unix:/run/messaging/api.sock|unix:$MESSAGING_API_SOCKET|g"
           -e "s|127.0.0.1:5001|127.0.0.1:$WS_PORT|g" -e "s|127.0.0.1:5002|127.0.0.1:$((WS_PORT + 1))|g"
           -e "s|/etc/letsencrypt/live/messaging.example.org/fullchain.pem|$CERT/cert.pem|g"
           -e "s|/etc/letsencrypt/live/messaging.example.org/privkey.pem|$CERT/key.pem|g"
-          -e "s|/usr/local/share/messaging/web|$ROOT/web|g"
-          -e "s|/usr/local/share/messaging/conf/apache/errors|$ROOT/conf/apache/errors|g")
+          -e "s|/usr/local/share/messaging/web|$MESSAGING_WEB_ROOT|g"
+          -e "s|/usr/local/share/messaging/conf/apache/errors|$MESSAGING_ERRORS_DIR|g"
+          # Short upstream timeouts: the 504 check below waits for them.
+          -e "s|fastcgi_read_timeout 30s;|fastcgi_read_timeout 3s;|"
+          -e 's|fcgi://messaging-api/api/" timeout=30|fcgi://messaging-api/api/" timeout=3|')
+
+# The web servers' workers run as www-data (as root): their runtime files
+# (Apache's mutexes and shared memory, nginx's temporary files) go where that
+# user reaches, like the stack's own (scripts/stack.sh).
+WEB_USER=www-data
+if [ "$(id -u)" = 0 ] && ! runuser -u "$WEB_USER" -- test -x "$T" 2>/dev/null; then
+  OPS_PUB=$(mktemp -d /tmp/messaging-ops.XXXXXX)
+else
+  OPS_PUB=$(mktemp -d "$T/pub.XXXXXX")
+fi
+chmod 0755 "$OPS_PUB"
 
 launch() { # NAME CMD...: in the background, recorded for cleanup
   local name=$1; shift
@@ -161,12 +179,12 @@ wait_url() { # URL: answers within 10 s
 
 # ------------------------------------------------------------------ Apache
 echo "# Apache (conf/apache/messaging.conf)"
-A=$T/apache; mkdir -p "$A/run" "$A/logs"
+A=$T/apache; AR=$OPS_PUB/apache-run; mkdir -p "$AR" "$A/logs"
 sed "${site_sed[@]}" -e "s|<VirtualHost \*:80>|<VirtualHost 127.0.0.1:$AP_PORT>|" \
     -e "s|<VirtualHost \*:443>|<VirtualHost 127.0.0.1:$((AP_PORT + 1))>|" conf/apache/messaging.conf >"$A/site.conf"
 cat >"$A/envvars" <<EOT
 export APACHE_RUN_USER=www-data APACHE_RUN_GROUP=www-data
-export APACHE_PID_FILE=$A/run/apache2.pid APACHE_RUN_DIR=$A/run APACHE_LOCK_DIR=$A/run
+export APACHE_PID_FILE=$AR/apache2.pid APACHE_RUN_DIR=$AR APACHE_LOCK_DIR=$AR
 export APACHE_LOG_DIR=$A/logs LANG=C
 EOT
 M=/usr/lib/apache2/modules
@@ -174,20 +192,20 @@ M=/usr/lib/apache2/modules
   echo "# A private Apache for the tests: the site of conf/apache/ on loopback."
   echo "ServerRoot \"$A\""
   echo "ServerName 127.0.0.1"
-  echo "DefaultRuntimeDir $A/run"
-  echo "PidFile $A/run/apache2.pid"
-  echo "Mutex file:$A/run default"
+  echo "DefaultRuntimeDir $AR"
+  echo "PidFile $AR/apache2.pid"
+  echo "Mutex file:$AR default"
   echo "Listen 127.0.0.1:$AP_PORT"
   echo "Listen 127.0.0.1:$((AP_PORT + 1))"
   [ "$(id -u)" = 0 ] && printf 'User www-data\nGroup www-data\n'
   echo "ErrorLog $A/logs/error.log"
   echo "LogLevel warn"
-  for m in mpm_event authz_core authz_host mime dir alias headers env proxy proxy_http proxy_fcgi \
+  for m in mpm_event authz_core authz_host mime dir alias headers env setenvif proxy proxy_http proxy_fcgi \
            proxy_balancer lbmethod_byrequests slotmem_shm ssl socache_shmcb; do
     echo "LoadModule ${m}_module $M/mod_$m.so"
   done
   echo "TypesConfig /etc/mime.types"
-  echo "SSLSessionCache shmcb:$A/run/ssl_scache(512000)"
+  echo "SSLSessionCache shmcb:$AR/ssl_scache(512000)"
   echo "LogFormat \"%h %l %u %t \\\"%r\\\" %>s %O\" combined"
   echo "StartServers 1"
   echo "Include $A/site.conf"
@@ -214,16 +232,16 @@ fi
 
 # ------------------------------------------------------------------ nginx
 echo "# nginx (conf/nginx/messaging.conf)"
-N=$T/nginx; mkdir -p "$N/tmp" "$N/logs"
-sed "${site_sed[@]}" -e "s|listen 80;|listen 127.0.0.1:$NG_PORT;|" -e '/listen \[::\]:/d' \
+N=$T/nginx; NT=$OPS_PUB/nginx-tmp; mkdir -p "$NT" "$N/logs"
+sed "${site_sed[@]}" -e "s|listen 80;|listen 127.0.0.1:$NG_PORT;|" -e '/listen \[::\]:/d' -e "s|/var/log/nginx/|$N/logs/|g" \
     -e "s|listen 443 ssl|listen 127.0.0.1:$((NG_PORT + 1)) ssl|" conf/nginx/messaging.conf >"$N/site.conf"
 {
-  [ "$(id -u)" = 0 ] && echo "user root;"
+  [ "$(id -u)" = 0 ] && echo "user $WEB_USER;"
   echo "daemon off; worker_processes 1; pid $N/nginx.pid; error_log $N/logs/error.log warn;"
   echo "events { worker_connections 1024; }"
   echo "http {"
   echo "  include /etc/nginx/mime.types; access_log off;"
-  for t in client_body proxy fastcgi uwsgi scgi; do echo "  ${t}_temp_path $N/tmp/$t;"; done
+  for t in client_body proxy fastcgi uwsgi scgi; do echo "  ${t}_temp_path $NT/$t;"; done
   echo "  include $N/site.conf;"
   echo "}"
 } >"$N/nginx.conf"
@@ -231,7 +249,7 @@ check "nginx -t (the real-host site rendered for loopback)" /usr/sbin/nginx -t -
 launch nginx /usr/sbin/nginx -p "$N" -c "$N/nginx.conf"
 if wait_url "https://127.0.0.1:$((NG_PORT + 1))/api/health"; then
   pass "nginx starts with the site"
-  out=$(OPS_API_PID=$API_PID node t/ops/smoke.mjs nginx "https://127.0.0.1:$((NG_PORT + 1))" 2>&1)
+  out=$(OPS_RATE_LIMIT=1 OPS_API_PID=$API_PID node t/ops/smoke.mjs nginx "https://127.0.0.1:$((NG_PORT + 1))" 2>&1)
   printf '%s\n' "$out" | tee -a "$LOG" | grep -E '^(ok|not ok) ' | sed 's/^/  /'
   p=$(sed -n 's/^smoke nginx: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' <<<"$out")
   f=$(sed -n 's/^smoke nginx: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' <<<"$out")
@@ -240,6 +258,18 @@ if wait_url "https://127.0.0.1:$((NG_PORT + 1))/api/health"; then
 else
   fail "nginx starts with the site" "$(tail -n 20 "$N/logs/error.log" "$T/log/nginx.log" 2>/dev/null)"
 fi
+
+# ------------------------------------------------------------------ local site
+echo "# the local site (conf/nginx/local.conf.in, as make run renders it)"
+LOCAL=http://127.0.0.1:$HTTP_PORT
+check "the local site has no reuseport (a second nginx on its port must fail)" \
+  bash -c "! grep -En '^[[:space:]]*listen[^;]*reuseport' '$MESSAGING_VAR/nginx.conf'"
+out=$(OPS_RATE_LIMIT=1 node t/ops/smoke.mjs local "$LOCAL" 2>&1)
+printf '%s\n' "$out" | tee -a "$LOG" | grep -E '^(ok|not ok) ' | sed 's/^/  /'
+p=$(sed -n 's/^smoke local: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' <<<"$out")
+f=$(sed -n 's/^smoke local: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' <<<"$out")
+[ -n "$p" ] || { f=1; p=0; printf '%s\n' "$out" | tail -n 15; }
+PASS=$((PASS + p)); FAIL=$((FAIL + f))
 
 # ------------------------------------------------------------------ gateway reload
 echo "# gateway SIGHUP"
@@ -266,17 +296,61 @@ while IFS= read -r line; do
 done <"$T/log/msgctl.log"
 grep -q '^msgctl tests done$' "$T/log/msgctl.log" || fail "msgctl tests ran to the end" "$(tail -n 10 "$T/log/msgctl.log")"
 
+# ------------------------------------------------------------------ make run / start
+echo "# make run and make start: private var/, busy ports, a gateway that dies, kill -9, Ctrl-C"
+OPS_T=$T OPS_BUILD=$BUILD DB_URL=$DB_URL t/ops/stack-life.sh >"$T/log/stack-life.log" 2>&1
+while IFS= read -r line; do
+  case "$line" in
+    "ok - "*) PASS=$((PASS + 1)); echo "$line" ;;
+    "not ok - "*) FAIL=$((FAIL + 1)); echo "$line" ;;
+    "    "*) echo "$line" ;;
+  esac
+done <"$T/log/stack-life.log"
+grep -q '^stack tests done$' "$T/log/stack-life.log" || fail "stack tests ran to the end" "$(tail -n 10 "$T/log/stack-life.log")"
+
+# ------------------------------------------------------------------ access logs
+echo "# access logs: /socket.io/ without its query string (the sid is a credential)"
+log_clean() { # FILE: has /socket.io/ lines (within 5 s: nginx buffers), none with a query string
+  local f=$1 i
+  for i in $(seq 50); do grep -q ' /socket\.io/' "$f" 2>/dev/null && break; sleep 0.1; done
+  grep -q ' /socket\.io/' "$f" 2>/dev/null || { echo "$f: no /socket.io/ request logged"; return 1; }
+  if grep -E '/socket\.io/[^ ]*\?|sid=|EIO=' "$f"; then echo "$f: a /socket.io/ query string is logged"; return 1; fi
+  grep -q ' /api/' "$f" || [ "$2" = no-api ] || { echo "$f: no /api/ request logged"; return 1; }
+}
+check "Apache's access log: /socket.io/ logged without its query" log_clean "$A/logs/messaging-access.log"
+check "nginx real-host site's access log: /socket.io/ logged without its query" log_clean "$N/logs/messaging-access.log"
+check "the local site's access log: /socket.io/ logged without its query" log_clean "$MESSAGING_VAR/log/nginx-access.log" no-api
+
 # ------------------------------------------------------------------ API down
-echo "# the API stopped: the web servers answer 503 in JSON"
+echo "# the API stopped: the web servers answer 503, then 504, in JSON"
 kill -TERM "$API_PID" 2>/dev/null
 for _ in $(seq 100); do kill -0 "$API_PID" 2>/dev/null || break; sleep 0.1; done
-api_down() { # URL
-  local body code
-  body=$(curl -sk -w '\n%{http_code}' "$1/api/health"); code=${body##*$'\n'}; body=${body%$'\n'*}
-  [ "$code" = 503 ] && grep -q '"code":"unavailable"' <<<"$body" || { echo "got $code: $body"; return 1; }
+json_error() { # URL STATUS CODE [CURL-ARGS...]: the contract's error body and Content-Type
+  local url=$1 want=$2 code=$3 out status ctype body; shift 3
+  out=$(curl -sk -D - -o "$T/body" "$@" "$url") || { echo "curl failed"; return 1; }
+  status=$(head -n 1 <<<"$out" | awk '{print $2}')
+  ctype=$(grep -i '^content-type:' <<<"$out" | tr -d '\r' | sed 's/^[^:]*: *//')
+  body=$(cat "$T/body")
+  [ "$status" = "$want" ] && [ "$ctype" = "application/json; charset=utf-8" ] &&
+    node -e 'const b = JSON.parse(process.argv[1]); if (b.error.code !== process.argv[2] || typeof b.error.message !== "string") process.exit(1)' "$body" "$code" ||
+    { echo "got $status ($ctype): $body"; return 1; }
 }
-check "Apache: API down gives 503 with the JSON error" api_down "https://127.0.0.1:$((AP_PORT + 1))"
-check "nginx: API down gives 503 with the JSON error" api_down "https://127.0.0.1:$((NG_PORT + 1))"
+check "Apache: API down gives 503 with the JSON error" json_error "https://127.0.0.1:$((AP_PORT + 1))/api/health" 503 unavailable
+check "nginx: API down gives 503 with the JSON error" json_error "https://127.0.0.1:$((NG_PORT + 1))/api/health" 503 unavailable
+check "local site: API down gives 503 with the JSON error" json_error "$LOCAL/api/health" 503 unavailable
+# An API that accepts and never answers: the web servers time out (3 s here).
+rm -f "$MESSAGING_API_SOCKET"
+node -e '
+  const net = require("net"), fs = require("fs");
+  const held = [];
+  const srv = net.createServer((c) => held.push(c));
+  srv.listen(process.argv[1], () => { fs.chmodSync(process.argv[1], 0o666); console.log("ready"); });
+  setTimeout(() => process.exit(0), 60000);' "$MESSAGING_API_SOCKET" >"$T/blackhole.out" 2>&1 &
+HOLE=$!; PIDS+=("$HOLE")
+for _ in $(seq 100); do grep -q ready "$T/blackhole.out" && break; sleep 0.1; done
+check "Apache: an API that does not answer gives 504 with the JSON error" json_error "https://127.0.0.1:$((AP_PORT + 1))/api/health" 504 unavailable
+check "nginx: an API that does not answer gives 504 with the JSON error" json_error "https://127.0.0.1:$((NG_PORT + 1))/api/health" 504 unavailable
+kill "$HOLE" 2>/dev/null
 
 # ------------------------------------------------------------------ make install
 echo "# make install"
