@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs what the project needs and is missing: Debian packages (as root,
-# or through sudo) and, with --test, the npm packages of the tests (t/).
+# or through sudo) and, with --test, the npm packages of the tests (t/) and
+# the tools of `make deb` and its checks; --deb: only those tools.
 # Safe to run again: it only acts on what is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want_test=0
+want_test=0 want_deb=0
 for a in "$@"; do
   case "$a" in
     --test) want_test=1 ;;
+    --deb) want_deb=1 ;;
     *) echo "deps.sh: unknown option $a" >&2; exit 2 ;;
   esac
 done
@@ -18,8 +20,9 @@ pkgs=(gcc make pkg-config libwebsockets-dev libjwt-dev libjson-c-dev libfcgi-dev
       libssl-dev postgresql postgresql-contrib nginx-light curl ca-certificates openssl iproute2)
 # Tests and benchmarks; the Debian package (make deb) and its checks.
 if [ "$want_test" = 1 ]; then
-  pkgs+=(clang libclang-rt-14-dev nodejs npm wrk procps
-         debhelper dpkg-dev fakeroot lintian)
+  pkgs+=(clang libclang-rt-14-dev nodejs npm wrk procps debhelper dpkg-dev fakeroot lintian)
+elif [ "$want_deb" = 1 ]; then
+  pkgs+=(debhelper dpkg-dev fakeroot)
 fi
 
 missing=()

@@ -419,6 +419,90 @@ manpages() {
 }
 check "man pages render without warnings" manpages
 
+# ------------------------------------------------------------------ make deb
+echo "# make deb: the Debian package, installed, checked, purged; lintian"
+deb_build() {
+  env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$ROOT" --no-print-directory deb >"$T/log/deb.log" 2>&1 ||
+    { tail -n 30 "$T/log/deb.log"; return 1; }
+  ls "$ROOT"/build/deb/messaging-backend_*.deb >/dev/null 2>&1 || { echo "no .deb in build/deb/"; return 1; }
+}
+check "make deb builds a .deb with dpkg-buildpackage and debhelper" deb_build
+DEB=$(ls "$ROOT"/build/deb/messaging-backend_*.deb 2>/dev/null | head -n 1)
+deb_lintian() {
+  command -v lintian >/dev/null || apt_install lintian || { echo "lintian could not be installed"; return 1; }
+  local out; out=$(lintian --fail-on error "$DEB" 2>&1) || { echo "$out"; return 1; }
+  printf '%s\n' "$out" >>"$LOG"
+  if grep -q '^E: ' <<<"$out"; then echo "$out"; return 1; fi
+}
+deb_unowned() { # a file of the package that is on this machine but no package's: not ours to overwrite
+  local f
+  for f in /usr/bin/messaging-api /usr/bin/messaging-gateway /usr/bin/msgctl /etc/messaging/messaging.conf; do
+    [ -e "$f" ] && ! dpkg -S "$f" >/dev/null 2>&1 && { echo "$f"; return 0; }
+  done
+  return 1
+}
+deb_install() {
+  local made=0 rc
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null; as_root chmod 755 /usr/sbin/policy-rc.d; made=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "$DEB" </dev/null >"$T/log/deb-install.log" 2>&1
+  rc=$?
+  [ "$made" = 0 ] || as_root rm -f /usr/sbin/policy-rc.d
+  [ $rc = 0 ] || { tail -n 20 "$T/log/deb-install.log"; return 1; }
+  dpkg-query -W -f='${Status}' messaging-backend | grep -q 'install ok installed' || { echo "not installed"; return 1; }
+}
+deb_installed() {
+  local bad="" f
+  for f in /usr/bin/messaging-api /usr/bin/messaging-gateway /usr/bin/msgctl /usr/bin/msg-token /usr/share/messaging/scripts/migrate.sh; do
+    [ -x "$f" ] || bad+="missing or not executable: $f"$'\n'
+  done
+  for f in sql/*.sql; do [ -f "/usr/share/messaging/$f" ] || bad+="missing: /usr/share/messaging/$f"$'\n'; done
+  for f in /lib/systemd/system/messaging-api.socket /lib/systemd/system/messaging-api.service \
+           /lib/systemd/system/messaging-gateway@.service /usr/share/messaging/conf/nginx/messaging.conf \
+           /usr/share/messaging/conf/apache/messaging.conf /usr/share/messaging/web/index.html \
+           /usr/share/man/man1/messaging-api.1.gz /usr/share/man/man1/msgctl.1.gz /usr/share/doc/messaging-backend/copyright; do
+    [ -f "$f" ] || bad+="missing: $f"$'\n'
+  done
+  getent passwd messaging >/dev/null || bad+="no system user messaging"$'\n'
+  [ "$(stat -c '%U:%G %a' /etc/messaging/messaging.conf 2>/dev/null)" = "root:messaging 640" ] ||
+    bad+="/etc/messaging/messaging.conf: $(stat -c '%U:%G %a' /etc/messaging/messaging.conf 2>&1), expected root:messaging 640"$'\n'
+  dpkg-query -W -f='${Conffiles}\n' messaging-backend | grep -q '^ /etc/messaging/messaging.conf ' ||
+    bad+="/etc/messaging/messaging.conf is not a conffile"$'\n'
+  grep -q '^ExecStart=/usr/bin/messaging-api ' /lib/systemd/system/messaging-api.service || bad+="the unit does not name /usr/bin/messaging-api"$'\n'
+  ! systemctl is-enabled messaging-api.socket >/dev/null 2>&1 || bad+="messaging-api.socket was enabled on install"$'\n'
+  [ -z "$bad" ] || { printf '%s' "$bad"; return 1; }
+}
+deb_check_config() {
+  local out
+  out=$(env -i PATH=/usr/bin:/bin MESSAGING_DATABASE_URL=postgresql:///messaging MESSAGING_JWT_SECRET=$(openssl rand -hex 32) \
+        /usr/bin/messaging-api --config /etc/messaging/messaging.conf --check-config 2>&1) || { echo "$out"; return 1; }
+  grep -q '^jwt_secret = (set, hidden)$' <<<"$out" || { echo "$out"; return 1; }
+}
+deb_purge() {
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 purge -y -q messaging-backend </dev/null >"$T/log/deb-purge.log" 2>&1 ||
+    { tail -n 20 "$T/log/deb-purge.log"; return 1; }
+  local left=""
+  dpkg-query -W -f='${Status}' messaging-backend 2>/dev/null | grep -q 'installed' && left+="still installed"$'\n'
+  for f in /usr/bin/messaging-api /usr/bin/msgctl /usr/share/messaging /etc/messaging /lib/systemd/system/messaging-api.socket; do
+    [ -e "$f" ] && left+="left behind: $f"$'\n'
+  done
+  [ -z "$left" ] || { printf '%s' "$left"; return 1; }
+}
+if [ -n "$DEB" ]; then
+  check "lintian finds no error in the .deb" deb_lintian
+  if dpkg-query -W -f='${Status}' messaging-backend 2>/dev/null | grep -q 'ok installed'; then
+    skip "the .deb installs (messaging-backend is already installed on this machine: left alone)"
+  elif held=$(deb_unowned); then
+    skip "the .deb installs ($held exists and belongs to no package: not overwritten)"
+  elif check "apt-get install ./messaging-backend_*.deb" deb_install; [ "$(dpkg-query -W -f='${Status}' messaging-backend 2>/dev/null)" = "install ok installed" ]; then
+    check "the package holds the programs, sql/, units, sites, man pages; a system user; its config a conffile (root:messaging 0640); nothing enabled" deb_installed
+    check "the installed messaging-api --check-config" deb_check_config
+    check "the installed msgctl --help" /usr/bin/msgctl --help
+    check "apt-get purge leaves nothing behind" deb_purge
+  fi
+fi
+
 # ------------------------------------------------------------------ end
 rm -rf "$STAGE"
 cleanup
