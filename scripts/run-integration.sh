@@ -85,5 +85,6 @@ if ls "$MESSAGING_VAR"/log/asan.* "$MESSAGING_VAR"/log/ubsan.* >/dev/null 2>&1 |
 fi
 echo "integration: ${p:-0} passed, ${f:-1} failed" | tee "$RESULTS/integration.txt"
 # The logs stay for a failed run; a passed run leaves nothing behind.
-[ "$rc" = 0 ] && rm -rf "$MESSAGING_VAR" || echo "integration: logs in $MESSAGING_VAR/log" >&2
+if [ "$rc" = 0 ]; then scripts/pg.sh destroy "$MESSAGING_VAR/pg" >/dev/null 2>&1; rm -rf "$MESSAGING_VAR"
+else echo "integration: logs in $MESSAGING_VAR/log" >&2; fi
 exit $rc

@@ -56,6 +56,7 @@ done
 # ---- a private stack, like scripts/run-integration.sh
 export MESSAGING_VAR=$BUILD/browser-var
 if [ -e "$MESSAGING_VAR/run/api.pid" ]; then MESSAGING_VAR=$MESSAGING_VAR scripts/stack.sh stop >/dev/null 2>&1; fi
+[ ! -d "$MESSAGING_VAR/pg" ] || scripts/pg.sh destroy "$MESSAGING_VAR/pg" >/dev/null 2>&1
 rm -rf "$MESSAGING_VAR"; mkdir -p "$MESSAGING_VAR/log"
 pick_ports() {
   read -r HTTP_PORT WS_PORT < <(scripts/free-ports.sh 2)

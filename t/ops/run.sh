@@ -18,6 +18,8 @@ BUILD=$(cd "${1:?usage: t/ops/run.sh BUILD_DIR}" && pwd -P)
 RESULTS=$ROOT/build/test-results
 mkdir -p "$RESULTS"
 T=$BUILD/ops
+# The last run's cluster first (under /tmp for a private checkout: scripts/pg.sh).
+[ ! -d "$T/var/pg" ] || scripts/pg.sh destroy "$T/var/pg" >/dev/null 2>&1
 rm -rf "$T"; mkdir -p "$T/log"
 LOG=$T/log/ops.log
 : >"$LOG"
