@@ -262,7 +262,7 @@ void eio_http_error(struct eio_conn *c, struct lws *wsi, enum eio_err code)
 	/* the request body (if any) is not read: close rather than drain it */
 	c->flags |= CF_CLOSE_AFTER;
 	eio_http_respond_text(c, wsi, code == EIO_ERR_FORBIDDEN ? 403 : 400,
-			      "application/json", body);
+			      "application/json; charset=utf-8", body);
 }
 
 static int request_wants_close(struct lws *wsi)
