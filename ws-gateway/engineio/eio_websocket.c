@@ -18,6 +18,8 @@ int eio_ws_filter(eio_server *srv, struct eio_conn *c, struct lws *wsi)
 	int n;
 
 	c->srv = srv;
+	/* the origin was answered in CONFIRM_UPGRADE already (403); checked
+	 * again in case lws ever skips that callback */
 	if (!(srv->cfg.transports & EIO_TRANSPORT_WEBSOCKET) ||
 	    !eio_http_origin_allowed(srv, wsi))
 		return -1;
