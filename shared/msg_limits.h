@@ -58,12 +58,19 @@
 #define MSG_EIO_WRITE_CHUNK 65536
 /* WebSocket receive buffer, allocated by lws for every connection. */
 #define MSG_EIO_WS_RX_BUFFER 512
+/* Frames one WebSocket writes per writeable callback (then it yields to the
+ * others on the loop). */
+#define MSG_EIO_WS_FRAMES_PER_WRITEABLE 16
 
 /* ---------------------------------------------------------------- gateway: Socket.IO */
 
 #define MSG_SIO_ATTACHMENTS_DEFAULT 10     /* binary attachments of one packet */
 #define MSG_SIO_NSP_MAX 256                /* a namespace name, in bytes */
 #define MSG_SIO_ROOM_NAME_MAX 256          /* a room name, in bytes */
+/* Ack ids: at most this many digits from a client, and the server's own
+ * wrap below 10^digits, so that every id stays exact as a JavaScript number. */
+#define MSG_SIO_ACK_ID_DIGITS 15
+#define MSG_SIO_ACK_ID_LIMIT 1000000000000000
 
 /* ---------------------------------------------------------------- gateway: recovery */
 
@@ -98,6 +105,9 @@ _Static_assert(MSG_EIO_WS_RX_BUFFER <= MSG_EIO_WRITE_CHUNK,
                "the write unit (lws tx_packet_size) is not smaller than the receive buffer");
 _Static_assert(MSG_SIO_ROOM_NAME_MAX >= 24, "the gateway's room names (conversation_<32-bit id>) fit");
 _Static_assert(MSG_SIO_NSP_MAX < MSG_WS_MAX_PAYLOAD_MIN, "a namespace fits in the smallest packet allowed");
+_Static_assert(MSG_SIO_ACK_ID_LIMIT == 1000000000000000 && MSG_SIO_ACK_ID_DIGITS == 15 &&
+                   MSG_SIO_ACK_ID_LIMIT <= 9007199254740992,
+               "ack ids: 10^digits, below 2^53 (exact in JavaScript)");
 _Static_assert(MSG_API_WORKERS_MAX >= 1 && MSG_API_WORKERS_MAX <= 4096, "worker table of the API master");
 
 #endif

@@ -259,24 +259,25 @@ describe('a recovery session belongs to its user (session_open refuses another u
   });
 });
 
-describe('no randomness for a recovery pid: the CONNECT is refused, never given a guessable pid', () => {
+describe('no randomness: refused, never replaced by something guessable (shared/random.c)', () => {
   let shim; let patient;
   before(async () => {
-    // A getrandom() that fails for the pid's 16 bytes (t/integration/preload).
+    // A getrandom() that fails for requests of one size (t/integration/preload).
     shim = `${requireEnv('MSG_VAR')}/norandom-${process.pid}.so`;
     execFileSync(process.env.CC || 'cc', ['-shared', '-fPIC', '-o', shim,
       new URL('./preload/norandom.c', import.meta.url).pathname]);
     ({ patient } = await pairWithConversation());
   });
 
-  const env = () => ({
+  const env = (size) => ({
+    NORANDOM_SIZE: String(size),
     LD_PRELOAD: shim,
     // the sanitizer runtime would insist on coming first in the preload list
     ASAN_OPTIONS: `${process.env.ASAN_OPTIONS || ''}:verify_asan_link_order=0`,
   });
 
-  test('recovery on: CONNECT_ERROR "Internal error"; the gateway keeps serving', async () => {
-    const gw = await startGatewayWith('norandom', [], env());
+  test('recovery pid (16 bytes), recovery on: CONNECT_ERROR "Internal error"; the gateway keeps serving', async () => {
+    const gw = await startGatewayWith('norandom', [], env(16));
     const c = new RawClient(gw.url, tokenFor(patient));
     await assert.rejects(c.ready(), /connect_error/);
     assert.deepEqual(c.connectError, { message: 'Internal error' });
@@ -288,10 +289,37 @@ describe('no randomness for a recovery pid: the CONNECT is refused, never given 
     await gw.stop();
   });
 
-  test('recovery off: no pid needed, the CONNECT is accepted (only the pid needed those bytes)', async () => {
-    const gw = await startGatewayWith('norandom-norecovery', ['recovery_max_disconnection_ms = 0'], env());
+  test('recovery pid (16 bytes), recovery off: no pid needed, the CONNECT is accepted', async () => {
+    const gw = await startGatewayWith('norandom-norecovery', ['recovery_max_disconnection_ms = 0'], env(16));
     const c = await rawConnect(gw.url, tokenFor(patient));
     assert.equal(c.connected.pid, undefined);
+    c.close();
+    await gw.stop();
+  });
+
+  test('Engine.IO sid (15 bytes): no session, 503 over polling, the WebSocket closed', async () => {
+    const gw = await startGatewayWith('norandom-sid', [], env(15));
+    const r = await request(gw.url, '/socket.io/?EIO=4&transport=polling');
+    assert.equal(r.status, 503);
+    const ws = await wsOutcome(gw.url, '/socket.io/?EIO=4&transport=websocket');
+    assert.ok(ws === 'closed' || ws === 'open', String(ws)); // lws may finish the handshake first
+    const c = new RawClient(gw.url, tokenFor(patient));
+    await assert.rejects(c.ready(), /closed before connecting/);
+    c.close();
+    assert.equal((await health(gw.url)).status, 200);
+    await gw.stop();
+  });
+
+  test('hash table seed (8 bytes): the gateway does not start', async () => {
+    await assert.rejects(startGatewayWith('norandom-seed', [], env(8)),
+      /exited at start.*"code":1.*cannot create the Socket\.IO server/s);
+  });
+
+  test('Socket.IO socket id (20 bytes): CONNECT_ERROR "Internal error"', async () => {
+    const gw = await startGatewayWith('norandom-socket', [], env(20));
+    const c = new RawClient(gw.url, tokenFor(patient));
+    await assert.rejects(c.ready(), /connect_error/);
+    assert.deepEqual(c.connectError, { message: 'Internal error' });
     c.close();
     await gw.stop();
   });

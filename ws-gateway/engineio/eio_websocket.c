@@ -10,7 +10,7 @@
 #include <string.h>
 
 #define PROBE_TIMEOUT_REASON (PENDING_TIMEOUT_USER_REASON_BASE + 1)
-#define WS_FRAMES_PER_WRITEABLE 16
+#define WS_FRAMES_PER_WRITEABLE MSG_EIO_WS_FRAMES_PER_WRITEABLE
 
 int eio_ws_filter(eio_server *srv, struct eio_conn *c, struct lws *wsi)
 {

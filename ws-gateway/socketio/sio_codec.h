@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "msg_limits.h"
+
 enum sio_packet_type {
 	SIO_CONNECT = 0,
 	SIO_DISCONNECT = 1,
@@ -35,7 +37,7 @@ enum sio_packet_type {
 #define SIO_ENOMEM (-3)
 
 #define SIO_NO_ACK (-1)
-#define SIO_ACK_ID_MAX_DIGITS 15 /* < 2^53: safe as a JavaScript number */
+#define SIO_ACK_ID_MAX_DIGITS MSG_SIO_ACK_ID_DIGITS /* < 2^53: safe as a JavaScript number */
 
 /* JSON nesting has one limit for every input, MSG_JSON_MAX_DEPTH
  * (shared/msg_limits.h), applied by the parser. */

@@ -362,7 +362,7 @@ int sio_emit_ack(sio_socket *s, const char *event, json_object *args,
 		free(a);
 		return r;
 	}
-	s->next_ack = (s->next_ack + 1) % 1000000000000000ll;
+	s->next_ack = (s->next_ack + 1) % MSG_SIO_ACK_ID_LIMIT;
 	a->s = s;
 	a->cb = cb;
 	a->arg = arg;

@@ -1,9 +1,11 @@
-/* Preloaded into one gateway by gw-hardening.test.mjs: getrandom() fails
- * for requests of exactly 16 bytes (a recovery pid, shared/random.c's
- * msg_random_hex(..., 16)), as a kernel without randomness would; every
- * other request goes to the kernel. */
+/* Preloaded into a gateway by gw-hardening.test.mjs: getrandom() fails,
+ * as a kernel without randomness would, for requests of exactly
+ * $NORANDOM_SIZE bytes (16: a recovery pid; 15: an Engine.IO sid; 20: a
+ * Socket.IO socket id; 8: a hash table's seed); every other request goes to
+ * the kernel. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdlib.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -12,7 +14,9 @@ ssize_t getrandom(void *buf, size_t n, unsigned flags);
 
 ssize_t getrandom(void *buf, size_t n, unsigned flags)
 {
-    if (n == 16) {
+    const char *size = getenv("NORANDOM_SIZE");
+
+    if (size && n == (size_t)atoi(size)) {
         errno = ENOSYS;
         return -1;
     }
