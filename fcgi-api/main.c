@@ -14,6 +14,7 @@
 #include "config.h"
 #include "log.h"
 #include "master.h"
+#include "msg_limits.h"
 #include "worker.h"
 
 static void usage(FILE *f)
@@ -66,8 +67,8 @@ int main(int argc, char **argv)
         case 'w': {
             char *end;
             workers = strtol(optarg, &end, 10);
-            if (*end || workers < 1 || workers > 256) {
-                fprintf(stderr, "messaging-api: --workers must be between 1 and 256\n");
+            if (*end || workers < 1 || workers > MSG_API_WORKERS_MAX) {
+                fprintf(stderr, "messaging-api: --workers must be between 1 and %d\n", MSG_API_WORKERS_MAX);
                 return 2;
             }
             break;

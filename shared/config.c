@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "msg_limits.h"
 
 enum kind { K_STR, K_LONG, K_ALG };
 
@@ -32,21 +33,21 @@ static const struct key keys[] = {
     S(jwt_public_key_file, ""),
     L(jwt_leeway, "0", 0, 300),
     S(api_socket, "127.0.0.1:9000"),
-    L(api_workers, "4", 1, 256),
+    L(api_workers, "4", 1, MSG_API_WORKERS_MAX),
     L(api_max_connections, "64", 1, 1024),
     L(http_port, "8080", 1, 65535),
     L(ws_port, "5001", 1, 65535),
-    L(max_message_length, "10000", 1, 1000000),
-    L(max_body_bytes, "65536", 1024, 16777216),
+    L(max_message_length, MSG_STR(MSG_MESSAGE_CHARS_DEFAULT), 1, MSG_MESSAGE_CHARS_MAX),
+    L(max_body_bytes, MSG_STR(MSG_BODY_MAX_DEFAULT), MSG_BODY_MAX_MIN, MSG_BODY_MAX_MAX),
     L(events_retention_hours, "168", 1, 87600),
     S(notify_mode, "doorbell"),
     S(log_level, "info"),
     S(ws_cors_origins, ""),
     L(ws_ping_interval_ms, "25000", 50, 3600000),
     L(ws_ping_timeout_ms, "20000", 50, 3600000),
-    L(ws_max_payload, "1000000", 1024, 100000000),
+    L(ws_max_payload, MSG_STR(MSG_WS_MAX_PAYLOAD_DEFAULT), MSG_WS_MAX_PAYLOAD_MIN, MSG_WS_MAX_PAYLOAD_MAX),
     L(ws_connect_timeout_ms, "45000", 100, 3600000),
-    L(ws_send_queue_bytes, "1048576", 4096, 1073741824),
+    L(ws_send_queue_bytes, MSG_STR(MSG_WS_SEND_QUEUE_DEFAULT), MSG_WS_SEND_QUEUE_MIN, MSG_WS_SEND_QUEUE_MAX),
     L(ws_max_connections, "20000", 1, 1000000),
     L(ws_db_connections, "4", 1, 64),
     S(ws_event_loop, "uv"),

@@ -183,8 +183,19 @@ static int respond(struct lws *wsi, int status, const char *type, struct out *o)
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
-    if (reason != LWS_CALLBACK_HTTP)
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        break;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        /* Monitoring is plain HTTP: an upgrade bound to this protocol
+         * (however lws got here) is refused, never handed to the dummy
+         * callback, which would let it through. The Engine.IO host
+         * refuses upgrades outside its paths before this (eio_host.c). */
+        return -1;
+    default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
     struct gateway *g = lws_get_protocol(wsi)->user;
     char uri[64] = "";
     lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
