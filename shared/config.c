@@ -32,7 +32,7 @@ static const struct key keys[] = {
     S(jwt_public_key_file, ""),
     L(jwt_leeway, "0", 0, 300),
     L(jwt_max_ttl, "86400", 60, 31536000),
-    L(db_connect_timeout_s, "5", 1, 300),
+    L(db_connect_timeout_s, "5", 2, 300),
     L(db_statement_timeout_ms, "10000", 0, 3600000),
     S(api_socket, "127.0.0.1:9000"),
     S(api_socket_mode, "0660"),

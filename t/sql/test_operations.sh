@@ -155,30 +155,42 @@ check "same clientId fired together x20: stored once each" "$(q -c "SELECT count
 # skip it and never reach the total.
 writers=4 per=100
 base=$(q -c "SELECT coalesce(max(id), 0) FROM messaging.events")
+# The reader follows both conversations until it has read the END message
+# of each, sent once every writer is done; then it must have read every
+# event written (a read that marks nothing writes none: the count is the
+# table's).
+q >"$tmp/reader" 2>&1 <<SQL &
+DO \$\$
+DECLARE
+  last_c bigint := $base; last_c2 bigint := $base; seen bigint := 0; ends int := 0; n bigint; m bigint; e int;
+  t0 timestamptz := clock_timestamp();
+BEGIN
+  WHILE ends < 2 AND clock_timestamp() < t0 + interval '60 seconds' LOOP
+    SELECT count(*), max(x.id), count(*) FILTER (WHERE x.payload::json->'message'->>'content' = 'END')
+      INTO n, m, e FROM messaging.events_since(last_c, ARRAY[$C], 1000) x;
+    IF n > 0 THEN seen := seen + n; last_c := m; ends := ends + e; END IF;
+    SELECT count(*), max(x.id), count(*) FILTER (WHERE x.payload::json->'message'->>'content' = 'END')
+      INTO n, m, e FROM messaging.events_since(last_c2, ARRAY[$C2], 1000) x;
+    IF n > 0 THEN seen := seen + n; last_c2 := m; ends := ends + e; END IF;
+  END LOOP;
+  RAISE NOTICE 'seen=%', seen;
+END \$\$;
+SQL
+reader_pid=$!
+pids=()
 for w in $(seq 1 $writers); do
   ( for i in $(seq 1 $per); do
       if [ $((i % 3)) -eq 0 ]; then echo "SELECT (messaging.mark_read($D3, NULL, $C, false)).status;"
       else echo "SELECT (messaging.send_message($P2, NULL, $(( i % 2 ? C : C2 )), 'order $w.$i', NULL, 10000, false)).status;"; fi
     done ) | q >/dev/null 2>"$tmp/w$w.err" &
+  pids+=($!)
 done
-expected=$((writers * per))
-reader=$(q 2>&1 <<SQL
-DO \$\$
-DECLARE
-  last_c bigint := $base; last_c2 bigint := $base; seen bigint := 0; n bigint; m bigint;
-  t0 timestamptz := clock_timestamp();
-BEGIN
-  WHILE seen < $expected AND clock_timestamp() < t0 + interval '60 seconds' LOOP
-    SELECT count(*), max(e.id) INTO n, m FROM messaging.events_since(last_c, ARRAY[$C], 1000) e;
-    IF n > 0 THEN seen := seen + n; last_c := m; END IF;
-    SELECT count(*), max(e.id) INTO n, m FROM messaging.events_since(last_c2, ARRAY[$C2], 1000) e;
-    IF n > 0 THEN seen := seen + n; last_c2 := m; END IF;
-  END LOOP;
-  RAISE NOTICE 'seen=%', seen;
-END \$\$;
-SQL
-)
-wait
+wait "${pids[@]}"
+q -c "SELECT (messaging.send_message($P2, NULL, $C, 'END', NULL, 10000, false)).status" >/dev/null
+q -c "SELECT (messaging.send_message($P2, NULL, $C2, 'END', NULL, 10000, false)).status" >/dev/null
+wait "$reader_pid"
+reader=$(cat "$tmp/reader")
+expected=$(q -c "SELECT count(*) FROM messaging.events WHERE id > $base AND conversation_id IN ($C, $C2)")
 check "per-conversation reader resuming from its last id misses nothing" "$(printf '%s\n' "$reader" | sed -n 's/.*seen=\([0-9]*\).*/\1/p')" "$expected"
 check "writers succeeded" "$(cat "$tmp"/w*.err)" ""
 check "event order = message id order in each conversation" \

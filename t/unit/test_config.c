@@ -161,7 +161,7 @@ int main(void)
     CHECK_STR(cfg.api_socket_mode, "0660");
     CHECK_STR(cfg.api_socket_group, "");
     msg_config_free(&cfg);
-    const char *bad_keys[] = {"jwt_max_ttl = 59", "jwt_max_ttl = 31536001", "db_connect_timeout_s = 0",
+    const char *bad_keys[] = {"jwt_max_ttl = 59", "jwt_max_ttl = 31536001", "db_connect_timeout_s = 1",
                               "db_statement_timeout_ms = -1", "api_socket_mode = 0666", "api_socket_mode = 0662",
                               "api_socket_mode = 660x", "api_socket_mode = 01660", "api_socket_mode = rw"};
     for (size_t i = 0; i < sizeof bad_keys / sizeof bad_keys[0]; i++) {
