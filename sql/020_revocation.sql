@@ -21,14 +21,17 @@ COMMENT ON TABLE messaging.revocations IS
 
 -- Whether a token of p_user issued at p_iat (seconds since the epoch; NULL
 -- when the token has no iat) is refused. One rule, for authenticate (the
--- gateway's CONNECT) and token_check (every REST request).
+-- gateway's CONNECT) and token_check (every REST request). plpgsql: its
+-- query's plan is kept for the session (a SQL function with a sub-select is
+-- not inlined, and would be planned again at every call).
 CREATE OR REPLACE FUNCTION messaging.token_revoked(p_user integer, p_iat bigint)
 RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-  SELECT EXISTS (SELECT 1 FROM messaging.revocations r
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+BEGIN
+  RETURN EXISTS (SELECT 1 FROM messaging.revocations r
                   WHERE r.user_id = p_user
-                    AND (p_iat IS NULL OR p_iat < ceil(extract(epoch FROM r.revoked_at))))
-$$;
+                    AND (p_iat IS NULL OR p_iat < ceil(extract(epoch FROM r.revoked_at))));
+END $$;
 
 -- For the API workers, in the same pipeline as the request's operation: a
 -- refused token raises (SQLSTATE 28000), so that the operation after it is
