@@ -339,8 +339,12 @@ void api_dispatch(struct api_ctx *ctx)
         }
         snprintf(ctx->user, sizeof ctx->user, "%d", ctx->id.user_id);
         ctx->role = ctx->id.has_role ? ctx->id.role : NULL;
+        /* Revocation (API.md section 7): checked by the database with each
+         * operation of this request, in the same round trip. */
+        msg_db_set_token(ctx->db, ctx->id.user_id, ctx->id.has_iat ? &ctx->id.iat : NULL);
     }
     m.route->handler(ctx);
+    msg_db_clear_token(ctx->db);
     if (!req->answered)
         fail(ctx, MSG_INTERNAL, "Internal error");
 }

@@ -12,6 +12,7 @@
 
 #include <libpq-fe.h>
 
+#include "db.h"
 #include "doorbell.h"
 #include "log.h"
 #include "msg_limits.h"
@@ -49,9 +50,15 @@ static pid_t spawn(int listen_fd, int bell_fd, const struct msg_config *cfg)
  * so that a slow database never holds a worker. */
 static void prune_events(const struct msg_config *cfg)
 {
-    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-    const char *vals[] = {cfg->database_url, "5", "messaging-api-master", NULL};
-    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    /* No statement_timeout: the purge of a long backlog may take longer
+     * than any request should, and it holds no worker. */
+    struct msg_db_params dp;
+    if (msg_db_params_init(&dp, cfg->database_url, "messaging-api-master", cfg->db_connect_timeout_s, 0) < 0) {
+        msg_db_params_free(&dp);
+        return;
+    }
+    PGconn *c = PQconnectdbParams(dp.keys, dp.vals, 1);
+    msg_db_params_free(&dp);
     if (PQstatus(c) == CONNECTION_OK) {
         char hours[32];
         snprintf(hours, sizeof hours, "%ld hours", cfg->events_retention_hours);

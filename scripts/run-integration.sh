@@ -60,12 +60,22 @@ export MSG_WS_URL=http://127.0.0.1:$WS_PORT MSG_WS_URL2=http://127.0.0.1:$((WS_P
 export MSG_GATEWAY_BIN=$BUILD/ws-gateway/messaging-gateway MSG_VAR=$MESSAGING_VAR
 
 rc=0
-# SQL operations, straight against the database.
-if [ -x t/sql/test_operations.sh ]; then
-  t/sql/test_operations.sh "$DB_URL" >"$MESSAGING_VAR/log/sql-tests.log" 2>&1 || rc=1
-  tail -n 1 "$MESSAGING_VAR/log/sql-tests.log" | tee "$RESULTS/sql.txt"
-  [ "$rc" = 0 ] || tail -n 30 "$MESSAGING_VAR/log/sql-tests.log"
-fi
+# The SQL side, straight against the database: t/sql/test_operations.sh
+# first (it applies the migrations), then the others; one total.
+sp=0 sf=0
+for t in t/sql/test_operations.sh $(ls t/sql/test_*.sh | grep -v '/test_operations.sh$'); do
+  [ -x "$t" ] || continue
+  log=$MESSAGING_VAR/log/sql-$(basename "$t" .sh).log
+  "$t" "$DB_URL" >"$log" 2>&1 || { rc=1; tail -n 30 "$log"; }
+  line=$(tail -n 1 "$log")
+  tail -n 1 "$log"
+  if [[ "$line" =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+    sp=$((sp + BASH_REMATCH[1])); sf=$((sf + BASH_REMATCH[2]))
+  else
+    sf=$((sf + 1))
+  fi
+done
+echo "sql: $sp passed, $sf failed" | tee "$RESULTS/sql.txt"
 
 # The Node tests, one file at a time (one of them restarts the database).
 node --test --test-concurrency=1 --test-reporter=spec ${MSG_TEST_FILES:-t/integration/} 2>&1 | tee "$MESSAGING_VAR/log/node-tests.log"
