@@ -25,7 +25,7 @@ else
   LDSAN  :=
 endif
 B        := build/$(VARIANT)
-CFLAGS_ALL = $(STD) $(WARN) $(OPT) -Ishared $(PKG_CFLAGS) $(CFLAGS)
+CFLAGS_ALL = $(STD) $(WARN) $(OPT) -Ishared $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 LDFLAGS_ALL = $(LDSAN) $(LDFLAGS)
 
 # ---------------------------------------------------------------- sources

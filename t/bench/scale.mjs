@@ -34,6 +34,7 @@ const token = (secret, sub, role) => {
 if (process.argv[2] === '--child') {
   // A child: holds sockets on one gateway; on 'report', sends what it got.
   const got = new Map(); // message id -> [count, latency ms]
+  const joinedConvs = new Set(); const gone = new Set();
   let held = 0; let failed = 0; let closed = 0;
   process.on('message', async (m) => {
     if (m.cmd === 'open') {
@@ -47,7 +48,7 @@ if (process.argv[2] === '--child') {
           if (s[0] === '0') ws.send(`40${JSON.stringify({ token: token(secret, u.user, 'patient') })}`);
           else if (s === '2') ws.send('3');
           else if (s.startsWith('40')) ws.send(`420${JSON.stringify(['join_room', { conversationId: u.conv }])}`);
-          else if (s.startsWith('430')) { if (!joined) { joined = true; held++; resolve(); } } else if (s.startsWith('42')) {
+          else if (s.startsWith('430')) { if (!joined) { joined = true; held++; joinedConvs.add(u.conv); resolve(); } } else if (s.startsWith('42')) {
             const arr = JSON.parse(s.slice(2));
             if (arr[0] === 'new_message') {
               const id = arr[1].message.id;
@@ -57,15 +58,16 @@ if (process.argv[2] === '--child') {
             }
           } else if (s.startsWith('44')) { failed++; resolve(); }
         });
-        ws.on('error', () => { if (!joined) { failed++; resolve(); } });
-        ws.on('close', () => { if (joined) closed++; });
+        ws.on('error', () => { /* followed by close */ });
+        ws.on('close', () => { if (joined) { closed++; gone.add(u.conv); } else { failed++; resolve(); } });
       });
       for (let i = 0; i < users.length; i += 100) {
         await Promise.all(users.slice(i, i + 100).map((u, k) => one(u, i + k)));
       }
       process.send({ opened: held, failed });
     } else if (m.cmd === 'report') {
-      process.send({ report: [...got.entries()], held: held - closed, closed });
+      process.send({ report: [...got.entries()], held: held - closed, closed,
+        convs: [...joinedConvs].filter((c) => !gone.has(c)) });
     }
   });
 } else {
@@ -179,13 +181,16 @@ if (process.argv[2] === '--child') {
       seen.set(id, lat);
     }
   }
-  const lats = [...posted.keys()].filter((id) => seen.has(id)).map((id) => seen.get(id)).sort((a, b) => a - b);
+  // Lost: posted into a conversation whose socket was held throughout, and not received.
+  const live = new Set(reports.flatMap((r) => r.convs));
+  const due = [...posted.entries()].filter(([, conv]) => live.has(conv)).map(([id]) => id);
+  const lats = due.filter((id) => seen.has(id)).map((id) => seen.get(id)).sort((a, b) => a - b);
   const q = (p) => (lats.length ? lats[Math.min(lats.length - 1, Math.floor(p * lats.length))] : null);
   const rss = ports.map(rssOf);
   const out = {
     sockets: N, gateways: ports.length, held, stillHeld: reports.reduce((a, r) => a + r.held, 0),
     connectSeconds: connectS, offeredPerS: Math.round(offered), posted: posted.size, refused,
-    delivered: lats.length, lost: posted.size - lats.length, duplicates: dup,
+    due: due.length, delivered: lats.length, lost: due.length - lats.length, duplicates: dup,
     p50ms: q(0.5), p99ms: q(0.99), over2s: lats.filter((x) => x > 2000).length,
     gatewayRssKiBPerSocket: rss.every((x) => x) && held
       ? Math.round(((rss.reduce((a, b) => a + b, 0) - rss0.reduce((a, b) => a + b, 0)) / held) * 100) / 100 : null,

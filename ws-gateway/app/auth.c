@@ -150,9 +150,11 @@ int gw_on_connect(sio_socket *s, json_object *auth, const char **refusal, void *
     read_recovery(auth, c);
     a->g = g;
     a->sid = c->sid;
-    char uid[16];
+    char uid[16], iat[24];
     snprintf(uid, sizeof uid, "%d", id.user_id);
-    const char *params[] = {uid, id.has_role ? id.role : NULL};
+    snprintf(iat, sizeof iat, "%lld", id.iat);
+    /* The token's iat: the operation refuses a revoked one (API.md section 7). */
+    const char *params[] = {uid, id.has_role ? id.role : NULL, id.has_iat ? iat : NULL};
     if (pgc_op(db, MSG_OP_AUTHENTICATE, params, authenticated, a) < 0) {
         free(c);
         free(a);

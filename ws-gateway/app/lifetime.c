@@ -216,11 +216,12 @@ void gw_on_refresh(struct gateway *g, sio_socket *s, struct gw_client *c, json_o
         return;
     }
     *r = (struct refresh){g, c->sid, ack_id, id.exp};
-    char uid[16];
+    char uid[16], iat[24];
     snprintf(uid, sizeof uid, "%d", id.user_id);
-    /* The CONNECT's operation; its third parameter (the token's iat, for
-     * revocation) is passed once the operation takes it. */
-    const char *params[3] = {uid, id.has_role ? id.role : NULL, NULL};
+    snprintf(iat, sizeof iat, "%lld", id.iat);
+    /* The CONNECT's operation and parameters: a revoked token (its iat
+     * before the revocation, or none) is refused here too. */
+    const char *params[] = {uid, id.has_role ? id.role : NULL, id.has_iat ? iat : NULL};
     if (pgc_op(db, MSG_OP_AUTHENTICATE, params, refreshed, r) < 0) {
         free(r);
         gw_fail_retry(g, s, "refresh_token", ack_id, MSG_RATE_LIMITED, "Too many operations in flight", GW_INFLIGHT_RETRY_MS);
