@@ -126,6 +126,11 @@ test-ops:: ;
 bench: all
 	@scripts/bench.sh
 	@scripts/bench-idle.sh
+	@scripts/bench-flood.sh
+
+# One socket flooding 5,000 events/s; another pair's p99 with and without it.
+bench-flood: all
+	@scripts/bench-flood.sh
 
 # 100,000 joined sockets over 6 gateways, and the cost of rooms held.
 bench-scale: all
