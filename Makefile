@@ -42,7 +42,7 @@ TOKEN_BIN := $(if $(filter release,$(VARIANT)),shared/msg-token,$(B)/shared/msg-
 UNIT_SRCS := $(sort $(wildcard t/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:t/unit/%.c=$(B)/t/unit/%)
 
-.PHONY: all deps build run start stop test test-unit test-integration test-browser test-ops bench bench-idle bench-scale token clean conformance fuzz install
+.PHONY: all deps build run start stop test test-unit test-integration test-browser test-ops bench bench-idle bench-scale bench-flood token clean conformance fuzz install
 all: deps-check $(API_BIN) $(TOKEN_BIN) gateway
 
 deps:
