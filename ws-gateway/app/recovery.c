@@ -26,6 +26,11 @@ void gw_client_free(struct gw_client *c)
 {
     if (!c)
         return;
+    if (c->g) {
+        /* Its deadlines go with it, and its place among the connections. */
+        gw_lifetime_drop(c->g, c);
+        c->g->nclients--;
+    }
     free(c->rooms);
     free(c->room_seq);
     free(c->restore_pid);
