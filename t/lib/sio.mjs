@@ -171,6 +171,15 @@ export class Client {
     return this.requestWithin(ACK_TIMEOUT_MS, name, ...args);
   }
 
+  /** request(), again after retryAfterMs while the answer is rate_limited (API.md section 8). */
+  async requestPaced(name, ...args) {
+    for (;;) {
+      const ack = await this.request(name, ...args);
+      if (!(ack && ack.ok === false && ack.error && ack.error.code === 'rate_limited' && ack.error.retryAfterMs)) return ack;
+      await sleep(ack.error.retryAfterMs);
+    }
+  }
+
   requestWithin(ms, name, ...args) {
     return new Promise((resolve, reject) => {
       this.socket.timeout(ms).emit(name, ...args, (err, ...res) => {
@@ -371,11 +380,11 @@ process.once('exit', () => {
   }
 });
 
-export async function startGateway(port, { readyMs = 10000 } = {}) {
+export async function startGateway(port, { readyMs = 10000, env = {} } = {}) {
   const bin = requireEnv('MSG_GATEWAY_BIN');
   const logPath = `${requireEnv('MSG_VAR')}/log/gateway-extra-${port}.log`;
   const fd = openSync(logPath, 'a');
-  const proc = spawn(bin, ['--port', String(port)], { stdio: ['ignore', fd, fd], env: process.env });
+  const proc = spawn(bin, ['--port', String(port)], { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
   closeSync(fd);
   started.add(proc);
   let exitInfo = null;

@@ -216,6 +216,10 @@ int main(int argc, char **argv)
     }
     g.ctx = eio_host_context(g.host);
     g.vh = eio_host_vhost(g.host);
+    if (gw_lifetime_init(&g) < 0) {
+        fprintf(stderr, "messaging-gateway: out of memory\n");
+        return 1;
+    }
 
     struct pgc_hooks lh = {.on_ready = gw_on_listen_ready, .on_notify = gw_on_notify, .arg = &g};
     g.listen = pgc_new(g.ctx, g.vh, cfg.database_url, "messaging-gateway-listen", 100000, GW_DB_QUEUE_BYTES,
@@ -238,6 +242,8 @@ int main(int argc, char **argv)
 
     msg_info("gateway_stopping", "sockets=%zu", sio_socket_count(g.srv));
     gw_timers_stop(&g);
+    eio_wheel_stop(g.lifetimes);
+    eio_wheel_bind(g.lifetimes, NULL); /* closing sockets only cancel from here on */
     /* Record every session's rooms and cursors, so that its client can
      * recover on another instance or after the restart (at most 3 s). */
     sio_foreach_socket(g.srv, close_session, &g);
@@ -251,6 +257,7 @@ int main(int argc, char **argv)
     gw_loop_close(&loop);
     sio_server_free(g.srv);
     gw_rooms_free(&g);
+    gw_lifetime_free(&g);
     imap_free(&g.users);
     gw_bus_free(&g.bus);
     free(origins);

@@ -76,8 +76,7 @@ static uint64_t pid_key(const char *pid)
 static void fire(struct gateway *g, struct gw_client *c, enum msg_op op, const char *const *params)
 {
     struct pgc *db = c->pid[0] ? gw_db_for(g, pid_key(c->pid)) : gw_db_for(g, c->sid);
-    if (db)
-        pgc_op(db, op, params, NULL, NULL);
+    gw_op_counted(g, c, db, op, params, 0); /* in its share, never refused */
 }
 
 void gw_session_joined(struct gateway *g, struct gw_client *c, int conv)
