@@ -14,6 +14,7 @@ struct msg_db {
     char *url;          /* owned copy */
     long long next_try; /* ms: no reconnect attempt before this */
     unsigned reconnects;
+    char *options;      /* owned; libpq "options" of each connection, or NULL */
 };
 
 /* A reply: status and JSON body, owned by res until msg_reply_clear(). */
@@ -26,6 +27,13 @@ struct msg_reply {
 };
 
 int msg_db_init(struct msg_db *db, const char *url);
+/* The libpq "options" of the connections from now on (replacing those of
+ * the URL), e.g. msg_db_session_options(). Returns -1 when out of memory. */
+int msg_db_set_options(struct msg_db *db, const char *options);
+/* The session settings the SQL operations read (sql/040_audit.sql): the
+ * access log's `via` and whether it is on. Writes "-c messaging.via=VIA
+ * -c messaging.audit_log=on|off" (plus `extra` first, when not NULL). */
+void msg_db_session_options(char *buf, size_t cap, const char *extra, const char *via, int audit);
 void msg_db_close(struct msg_db *db);
 
 /* Runs op with text params (NULL = SQL NULL). Returns 0 with *out filled, or

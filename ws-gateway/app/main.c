@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bus.h"
+#include "db.h"
 #include "gateway.h"
 #include "loop.h"
 #include "log.h"
@@ -224,6 +225,14 @@ int main(int argc, char **argv)
     for (int k = 0; pooled == 0 && k < g.pool.n; k++)
         if (!(g.pool.c[k] = pgc_new(g.ctx, g.vh, cfg.database_url, "messaging-gateway", 4096, GW_DB_QUEUE_BYTES,
                                     NULL, NULL)))
+            pooled = -1;
+    /* The access log's session settings (sql/040_audit.sql): via socket. */
+    char dbopts[160];
+    msg_db_session_options(dbopts, sizeof dbopts, NULL, "socket", strcmp(cfg.audit_log, "off") != 0);
+    if (g.listen && pgc_set_options(g.listen, dbopts) < 0)
+        pooled = -1;
+    for (int k = 0; pooled == 0 && k < g.pool.n; k++)
+        if (pgc_set_options(g.pool.c[k], dbopts) < 0)
             pooled = -1;
     if (!g.listen || pooled < 0) {
         fprintf(stderr, "messaging-gateway: out of memory\n");
