@@ -67,4 +67,33 @@ describe('deliveredAt and messages_delivered', () => {
     const c = assertOk(await get(`/conversations/${conv}`, tokenFor(doctor))).conversation;
     assert.notEqual(c.lastMessage.deliveredAt, null, 'Conversation.lastMessage too');
   });
+
+  test('written to the recipient\'s socket on the other instance: delivered, one coalesced receipt to the room on both', async () => {
+    const { patient, doctor, conversationId: conv } = await pairWithConversation();
+    const other = await pairWithConversation();
+    const p = await connectJoined(WS_URL, tokenFor(patient), [conv]);
+    const outsider = await connectJoined(WS_URL, tokenFor(other.doctor), [other.conversationId]);
+    // Nobody else in the room: the sender's own sockets deliver nothing.
+    const alone = (await p.request('send_message', { conversationId: conv, content: 'seul' })).message;
+    await p.waitFor('new_message', (d) => d.message.id === alone.id);
+    await sleep(QUIET_MS);
+    assert.deepEqual(p.all('messages_delivered'), [], 'no recipient in the room: no receipt');
+    const d = await connectJoined(WS_URL2, tokenFor(doctor), [conv]);
+    const ids = [];
+    for (let i = 0; i < 5; i++) ids.push((await p.request('send_message', { conversationId: conv, content: `m${i}` })).message.id);
+    const last = ids.at(-1);
+    for (const c of [p, d]) {
+      const r = await c.waitFor('messages_delivered', (x) => x && x.conversationId === conv && x.upToId === last);
+      assert.equal(r.userId, doctor.id);
+    }
+    await sleep(QUIET_MS);
+    const got = p.all('messages_delivered');
+    assert.ok(got.length <= 3, `coalesced: ${got.length} receipts for 5 messages`);
+    assert.deepEqual(got.map((x) => x.upToId), [...got.map((x) => x.upToId)].sort((a, b) => a - b), 'ascending');
+    assert.deepEqual(outsider.all('messages_delivered'), [], 'no receipt outside the conversation');
+    // The sender's history says delivered, the first one too (cumulative).
+    const page = assertOk(await get(`/conversations/${conv}/messages`, tokenFor(patient))).messages;
+    assert.ok(page.every((m) => m.deliveredAt !== null), JSON.stringify(page.map((m) => m.deliveredAt)));
+  });
 });
+

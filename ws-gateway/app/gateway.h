@@ -89,6 +89,14 @@ struct gw_timers {
     unsigned long long ticks;  /* seconds since start */
 };
 
+/* Delivery receipts waiting for their flush (receipts.c). */
+struct gw_receipts {
+    struct gateway *g;
+    lws_sorted_usec_list_t sul;
+    int scheduled;
+    struct imap pending;       /* conversation -> struct pending * (owned) */
+};
+
 struct gateway {
     const struct msg_config *cfg;
     struct lws_context *ctx;
@@ -104,6 +112,7 @@ struct gateway {
     char instance[24];         /* tells this process's own bells apart */
     unsigned long long deliver_seq; /* room deliveries so far (recovery's send order) */
     struct gw_stats stats;
+    struct gw_receipts receipts;
 };
 
 /* Names of the client events and the server's, for counters. */
@@ -171,6 +180,12 @@ void gw_ring(struct gateway *g, int conv);
 void gw_notify_typing(struct gateway *g, uint64_t sid, int conv, int user, int typing);
 void gw_on_notify(struct pgc *c, const char *channel, const char *payload, void *arg);
 void gw_on_listen_ready(struct pgc *c, void *arg);
+
+/* receipts.c: a new_message written to the room's sockets; when one of
+ * them is the recipient's, its delivery marker moves (coalesced). */
+void gw_receipts_init(struct gateway *g);
+void gw_receipts_free(struct gateway *g);
+void gw_receipt_written(struct gateway *g, int conv, const char *data);
 
 /* timers.c */
 void gw_timers_start(struct gateway *g);

@@ -238,6 +238,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "messaging-gateway: out of memory\n");
         return 1;
     }
+    gw_receipts_init(&g);
     gw_timers_start(&g);
 
     msg_info("gateway_listening", "port=%d instance=%s loop=%s", eio_host_port(g.host), g.instance,
@@ -247,6 +248,7 @@ int main(int argc, char **argv)
 
     msg_info("gateway_stopping", "sockets=%zu", sio_socket_count(g.srv));
     gw_timers_stop(&g);
+    gw_receipts_free(&g);
     /* Record every session's rooms and cursors, so that its client can
      * recover on another instance or after the restart (at most 3 s). */
     sio_foreach_socket(g.srv, close_session, &g);

@@ -188,8 +188,10 @@ void gw_deliver(struct gateway *g, long long id, int conv, const char *kind, con
         if (n > 0) {
             g->stats.events_out[gw_event_index(kind)] += (unsigned long long)n;
             g->stats.deliveries++;
-            if (strcmp(kind, "new_message") == 0)
+            if (strcmp(kind, "new_message") == 0) {
                 record_lag(g, data);
+                gw_receipt_written(g, conv, data);
+            }
         }
     }
     sbuf_free(&b);
