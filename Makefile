@@ -25,7 +25,7 @@ else
   LDSAN  :=
 endif
 B        := build/$(VARIANT)
-CFLAGS_ALL = $(STD) $(WARN) $(OPT) -Ishared $(PKG_CFLAGS) $(CFLAGS)
+CFLAGS_ALL = $(STD) $(WARN) $(OPT) -Ishared $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 LDFLAGS_ALL = $(LDSAN) $(LDFLAGS)
 
 # ---------------------------------------------------------------- sources
@@ -42,7 +42,7 @@ TOKEN_BIN := $(if $(filter release,$(VARIANT)),shared/msg-token,$(B)/shared/msg-
 UNIT_SRCS := $(sort $(wildcard t/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:t/unit/%.c=$(B)/t/unit/%)
 
-.PHONY: all deps build run start stop test test-unit test-integration test-browser test-ops bench bench-idle bench-audit token clean conformance fuzz install
+.PHONY: all deps build run start stop test test-unit test-integration test-browser test-ops bench bench-idle bench-scale bench-audit token clean conformance fuzz install
 all: deps-check $(API_BIN) $(TOKEN_BIN) gateway
 
 deps:
@@ -126,6 +126,10 @@ test-ops:: ;
 bench: all
 	@scripts/bench.sh
 	@scripts/bench-idle.sh
+
+# 100,000 joined sockets over 6 gateways, and the cost of rooms held.
+bench-scale: all
+	@scripts/bench-scale.sh
 
 # The gateway's CPU holding idle sessions, with each event loop.
 bench-idle: all

@@ -66,3 +66,20 @@ install: all
 # (t/ops/run.sh). Built programs are under $(B).
 test-ops:: $(API_BIN) $(TOKEN_BIN) gateway
 	@t/ops/run.sh $(B)
+
+# `make deb`: a Debian package built with Debian's own tools (debian/,
+# dpkg-buildpackage and debhelper) from a copy of the checkout's files in
+# build/deb/src, so that the .deb lands in build/deb/ and nothing is written
+# beside the checkout. Installs what it needs when missing (scripts/deps.sh --deb).
+DEB_DIR := build/deb
+.PHONY: deb
+deb:
+	@command -v dpkg-buildpackage >/dev/null && dpkg-query -W -f='$${Status}' debhelper 2>/dev/null | grep -q 'ok installed' || \
+	    scripts/deps.sh --deb
+	@rm -rf $(DEB_DIR); mkdir -p $(DEB_DIR)/src
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then git ls-files -co --exclude-standard; \
+	 else find . \( -path ./build -o -path ./var -o -path ./.git -o -name node_modules \) -prune -o -type f -print; fi | \
+	    tar --ignore-failed-read -cf - -T - 2>/dev/null | tar -xf - -C $(DEB_DIR)/src
+	cd $(DEB_DIR)/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL DEB_BUILD_OPTIONS="parallel=$$(nproc) $${DEB_BUILD_OPTIONS:-}" \
+	    dpkg-buildpackage -b -us -uc >../build.log 2>&1 || { tail -n 40 ../build.log >&2; exit 1; }
+	@ls $(DEB_DIR)/*.deb | sed 's|^|deb: |'

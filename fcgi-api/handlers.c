@@ -280,6 +280,38 @@ void h_available_users(struct api_ctx *ctx)
     relay(ctx, MSG_OP_AVAILABLE_USERS, params);
 }
 
+/* GET /me: {user: User}, the caller as the users table has it. The
+ * authentication operation already checks the user and builds its User. */
+void h_me(struct api_ctx *ctx)
+{
+    const char *params[] = {ctx->user, ctx->role};
+    struct msg_reply r;
+    struct msg_error e;
+    if (msg_db_call(ctx->db, MSG_OP_AUTHENTICATE, params, &r, &e) < 0) {
+        http_send_error(ctx->req, &e, NULL);
+        return;
+    }
+    if (r.status != 200) { /* the error body, as every operation writes it */
+        http_send_json(ctx->req, r.status, NULL, r.body, (size_t)r.len);
+        msg_reply_clear(&r);
+        return;
+    }
+    static const char pre[] = "{\"user\":", post[] = "}";
+    size_t n = sizeof pre - 1 + (size_t)r.len + sizeof post - 1;
+    char *body = malloc(n);
+    if (!body) {
+        msg_reply_clear(&r);
+        fail(ctx, MSG_INTERNAL, "Internal error");
+        return;
+    }
+    memcpy(body, pre, sizeof pre - 1);
+    memcpy(body + sizeof pre - 1, r.body, (size_t)r.len);
+    memcpy(body + sizeof pre - 1 + (size_t)r.len, post, sizeof post - 1);
+    http_send_json(ctx->req, 200, NULL, body, n);
+    free(body);
+    msg_reply_clear(&r);
+}
+
 void api_dispatch(struct api_ctx *ctx)
 {
     struct route_match m;
@@ -311,8 +343,12 @@ void api_dispatch(struct api_ctx *ctx)
         }
         snprintf(ctx->user, sizeof ctx->user, "%d", ctx->id.user_id);
         ctx->role = ctx->id.has_role ? ctx->id.role : NULL;
+        /* Revocation (API.md section 7): checked by the database with each
+         * operation of this request, in the same round trip. */
+        msg_db_set_token(ctx->db, ctx->id.user_id, ctx->id.has_iat ? &ctx->id.iat : NULL);
     }
     m.route->handler(ctx);
+    msg_db_clear_token(ctx->db);
     if (!req->answered)
         fail(ctx, MSG_INTERNAL, "Internal error");
 }

@@ -33,5 +33,6 @@ void h_mark_read(struct api_ctx *ctx);
 void h_unread_count(struct api_ctx *ctx);
 void h_search_users(struct api_ctx *ctx);
 void h_available_users(struct api_ctx *ctx);
+void h_me(struct api_ctx *ctx);
 
 #endif

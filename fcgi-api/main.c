@@ -5,6 +5,7 @@
 #include <fcgiapp.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "config.h"
 #include "log.h"
 #include "master.h"
+#include "msg_limits.h"
 #include "worker.h"
 
 static void usage(FILE *f)
@@ -34,19 +36,66 @@ static void usage(FILE *f)
             "replaces the workers.\n");
 }
 
-static int bind_socket(const char *addr)
+/* The group of a unix socket: a name, a number, or "" (the process's). */
+static int socket_group(const char *name, gid_t *gid)
 {
-    /* A stale unix socket from a previous run would make bind fail. */
-    struct stat st;
-    if (addr[0] == '/' || addr[0] == '.') {
+    if (!name[0])
+        return 0;
+    struct group *gr = getgrnam(name);
+    if (gr) {
+        *gid = gr->gr_gid;
+        return 1;
+    }
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(name, &end, 10);
+    if (errno || *end || name[0] < '0' || name[0] > '9' || v > (gid_t)-2)
+        return -1;
+    *gid = (gid_t)v;
+    return 1;
+}
+
+/* Binds addr. A unix socket gets api_socket_mode (0660 by default: never
+ * world-writable) and api_socket_group: the web server's user must be in
+ * that group. */
+static int bind_socket(const char *addr, const struct msg_config *cfg)
+{
+    int is_path = addr[0] == '/' || addr[0] == '.';
+    unsigned mode = 0660;
+    gid_t gid = 0;
+    int has_group = 0;
+    if (is_path) {
+        if (msg_config_socket_mode(cfg->api_socket_mode, &mode) < 0) {
+            errno = EINVAL; /* validated with the configuration already */
+            return -1;
+        }
+        if ((has_group = socket_group(cfg->api_socket_group, &gid)) < 0) {
+            fprintf(stderr, "messaging-api: api_socket_group: no group %s\n", cfg->api_socket_group);
+            errno = EINVAL;
+            return -1;
+        }
+        /* A stale unix socket from a previous run would make bind fail. */
+        struct stat st;
         if (stat(addr, &st) == 0 && S_ISSOCK(st.st_mode))
             unlink(addr);
     }
+    /* Created with no rights for others from the start (bind honours the
+     * umask), then given exactly its mode and group. */
+    mode_t old = umask(0177);
     int fd = FCGX_OpenSocket(addr, 1024);
+    umask(old);
     if (fd < 0)
         return -1;
-    if (addr[0] == '/' || addr[0] == '.')
-        chmod(addr, 0666);
+    if (is_path) {
+        if ((has_group && chown(addr, (uid_t)-1, gid) < 0) || chmod(addr, (mode_t)mode) < 0) {
+            int e = errno;
+            fprintf(stderr, "messaging-api: %s: cannot set its group or mode: %s\n", addr, strerror(e));
+            close(fd);
+            unlink(addr);
+            errno = e;
+            return -1;
+        }
+    }
     return fd;
 }
 
@@ -66,8 +115,8 @@ int main(int argc, char **argv)
         case 'w': {
             char *end;
             workers = strtol(optarg, &end, 10);
-            if (*end || workers < 1 || workers > 256) {
-                fprintf(stderr, "messaging-api: --workers must be between 1 and 256\n");
+            if (*end || workers < 1 || workers > MSG_API_WORKERS_MAX) {
+                fprintf(stderr, "messaging-api: --workers must be between 1 and %d\n", MSG_API_WORKERS_MAX);
                 return 2;
             }
             break;
@@ -100,7 +149,7 @@ int main(int argc, char **argv)
         listen_fd = 0; /* spawn-fcgi or systemd socket activation */
     } else {
         const char *addr = socket_arg ? socket_arg : cfg.api_socket;
-        listen_fd = bind_socket(addr);
+        listen_fd = bind_socket(addr, &cfg);
         if (listen_fd < 0) {
             fprintf(stderr, "messaging-api: cannot bind %s: %s\n", addr, strerror(errno));
             msg_config_free(&cfg);

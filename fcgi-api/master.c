@@ -12,8 +12,10 @@
 
 #include <libpq-fe.h>
 
+#include "db.h"
 #include "doorbell.h"
 #include "log.h"
+#include "msg_limits.h"
 #include "worker.h"
 
 static volatile sig_atomic_t got_term, got_hup, got_chld;
@@ -48,9 +50,15 @@ static pid_t spawn(int listen_fd, int bell_fd, const struct msg_config *cfg)
  * so that a slow database never holds a worker. */
 static void prune_events(const struct msg_config *cfg)
 {
-    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-    const char *vals[] = {cfg->database_url, "5", "messaging-api-master", NULL};
-    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    /* No statement_timeout: the purge of a long backlog may take longer
+     * than any request should, and it holds no worker. */
+    struct msg_db_params dp;
+    if (msg_db_params_init(&dp, cfg->database_url, "messaging-api-master", cfg->db_connect_timeout_s, 0) < 0) {
+        msg_db_params_free(&dp);
+        return;
+    }
+    PGconn *c = PQconnectdbParams(dp.keys, dp.vals, 1);
+    msg_db_params_free(&dp);
     if (PQstatus(c) == CONNECTION_OK) {
         char hours[32];
         snprintf(hours, sizeof hours, "%ld hours", cfg->events_retention_hours);
@@ -79,7 +87,7 @@ int master_run(int listen_fd, struct msg_config *cfg, const char *config_path)
     if (doorbell_open(&bell, cfg->database_url) < 0)
         return 1;
     size_t n = (size_t)cfg->api_workers;
-    pid_t *pids = calloc(256, sizeof *pids);
+    pid_t *pids = calloc(MSG_API_WORKERS_MAX, sizeof *pids);
     if (!pids)
         return 1;
     for (size_t i = 0; i < n; i++)
@@ -114,7 +122,7 @@ int master_run(int listen_fd, struct msg_config *cfg, const char *config_path)
         int status;
         pid_t dead;
         while ((dead = waitpid(-1, &status, WNOHANG)) > 0) {
-            for (size_t i = 0; i < 256; i++)
+            for (size_t i = 0; i < MSG_API_WORKERS_MAX; i++)
                 if (pids[i] == dead) {
                     pids[i] = 0;
                     if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
@@ -143,13 +151,13 @@ int master_run(int listen_fd, struct msg_config *cfg, const char *config_path)
     }
 
     msg_info("api_stopping", "workers=%zu", n);
-    for (size_t i = 0; i < 256; i++)
+    for (size_t i = 0; i < MSG_API_WORKERS_MAX; i++)
         if (pids[i] > 0)
             kill(pids[i], SIGTERM);
     /* Drain: workers finish the request in hand; after 10 s they are killed. */
     for (int t = 0; t < 100; t++) {
         int left = 0;
-        for (size_t i = 0; i < 256; i++) {
+        for (size_t i = 0; i < MSG_API_WORKERS_MAX; i++) {
             if (pids[i] > 0 && waitpid(pids[i], NULL, WNOHANG) == pids[i])
                 pids[i] = 0;
             left += pids[i] > 0;
@@ -158,7 +166,7 @@ int master_run(int listen_fd, struct msg_config *cfg, const char *config_path)
             break;
         usleep(100000);
     }
-    for (size_t i = 0; i < 256; i++)
+    for (size_t i = 0; i < MSG_API_WORKERS_MAX; i++)
         if (pids[i] > 0) {
             kill(pids[i], SIGKILL);
             waitpid(pids[i], NULL, 0);

@@ -18,6 +18,7 @@ static const struct route routes[] = {
     {"GET", "/api/messaging/unread-count", h_unread_count, ROUTE_TOKEN, "GET"},
     {"GET", "/api/messaging/search-users", h_search_users, ROUTE_TOKEN, "GET"},
     {"GET", "/api/messaging/available-users", h_available_users, ROUTE_TOKEN, "GET"},
+    {"GET", "/api/messaging/me", h_me, ROUTE_TOKEN, "GET"},
 };
 
 /* Matches path against pattern, capturing ":id" segments. */

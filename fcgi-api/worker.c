@@ -86,7 +86,7 @@ int worker_run(int listen_fd, int bell_fd, const struct msg_config *cfg)
     sigdelset(&waiting, SIGHUP);
 
     struct msg_db db;
-    if (msg_db_init(&db, cfg->database_url) < 0 || api_db_options(&db, cfg) < 0)
+    if (msg_db_init(&db, cfg) < 0 || api_db_options(&db, cfg) < 0)
         return 1;
     size_t max = (size_t)cfg->api_max_connections;
     struct conn *conns = calloc(max, sizeof *conns);
@@ -160,7 +160,7 @@ int worker_run(int listen_fd, int bell_fd, const struct msg_config *cfg)
 int cgi_run(const struct msg_config *cfg)
 {
     struct msg_db db;
-    if (msg_db_init(&db, cfg->database_url) < 0 || api_db_options(&db, cfg) < 0)
+    if (msg_db_init(&db, cfg) < 0 || api_db_options(&db, cfg) < 0)
         return 1;
     /* No master here: ring the doorbell on this connection, after commit. */
     int conv = answer(NULL, cfg, &db);

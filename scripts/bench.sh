@@ -19,6 +19,7 @@ command -v wrk >/dev/null && command -v pgbench >/dev/null || scripts/deps.sh --
 
 export MESSAGING_VAR=$ROOT/build/bench-var
 scripts/stack.sh stop >/dev/null 2>&1 || true
+[ ! -d "$MESSAGING_VAR/pg" ] || scripts/pg.sh destroy "$MESSAGING_VAR/pg" >/dev/null 2>&1
 rm -rf "$MESSAGING_VAR"; mkdir -p "$MESSAGING_VAR"
 read -r HTTP_PORT WS_PORT < <(scripts/free-ports.sh 2)
 export MESSAGING_HTTP_PORT=$HTTP_PORT MESSAGING_WS_PORT=$WS_PORT MESSAGING_SEED=0

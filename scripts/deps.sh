@@ -1,24 +1,28 @@
 #!/usr/bin/env bash
 # Installs what the project needs and is missing: Debian packages (as root,
-# or through sudo) and, with --test, the npm packages of the tests (t/).
+# or through sudo) and, with --test, the npm packages of the tests (t/) and
+# the tools of `make deb` and its checks; --deb: only those tools.
 # Safe to run again: it only acts on what is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want_test=0
+want_test=0 want_deb=0
 for a in "$@"; do
   case "$a" in
     --test) want_test=1 ;;
+    --deb) want_deb=1 ;;
     *) echo "deps.sh: unknown option $a" >&2; exit 2 ;;
   esac
 done
 
 # Build and run.
-pkgs=(gcc make pkg-config libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libjwt-dev libjson-c-dev libfcgi-dev libpq-dev
-      libssl-dev postgresql postgresql-contrib nginx-light curl ca-certificates openssl)
-# Tests and benchmarks.
+pkgs=(gcc make pkg-config libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libjwt-dev libjson-c-dev libfcgi-dev
+      libpq-dev libssl-dev postgresql postgresql-contrib nginx-light curl ca-certificates openssl iproute2)
+# Tests and benchmarks; the Debian package (make deb) and its checks.
 if [ "$want_test" = 1 ]; then
-  pkgs+=(clang libclang-rt-14-dev nodejs npm wrk procps)
+  pkgs+=(clang libclang-rt-14-dev nodejs npm wrk procps debhelper dpkg-dev fakeroot lintian)
+elif [ "$want_deb" = 1 ]; then
+  pkgs+=(debhelper dpkg-dev fakeroot)
 fi
 
 missing=()
@@ -44,8 +48,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
     $SUDO chmod 755 /usr/sbin/policy-rc.d
     trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
   fi
-  $SUDO apt-get update -qq </dev/null
-  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >&2
+  # Other apt runs on this machine (another checkout's tests) hold the dpkg
+  # lock for a while: wait for it rather than fail.
+  apt_opts=(-o DPkg::Lock::Timeout=600)
+  $SUDO apt-get "${apt_opts[@]}" update -qq </dev/null
+  $SUDO apt-get "${apt_opts[@]}" install -y -qq --no-install-recommends "${missing[@]}" </dev/null >&2
 fi
 
 if [ "$want_test" = 1 ]; then

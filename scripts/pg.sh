@@ -5,6 +5,7 @@
 #   scripts/pg.sh stop DIR [MODE]  shutdown, fast by default; immediate: as
 #                                  a crash (nothing running: no error)
 #   scripts/pg.sh url DIR PORT     the URL only
+#   scripts/pg.sh destroy DIR      stop, then remove the cluster and its files
 #
 # It listens on a unix socket in DIR only (no TCP port to collide with), with
 # trust authentication for the bootstrap user "postgres". As root, the
@@ -18,13 +19,17 @@ as_owner() { if [ "$(id -u)" = 0 ]; then runuser -u "$OS_USER" -- "$@"; else "$@
 url_of() { echo "postgresql:///messaging?host=$1&port=$2&user=postgres"; }
 
 # The cluster's folder: DIR itself, or, when the cluster's owner cannot reach
-# it (a checkout under a private home, as root), a folder of the same name's
-# hash under /tmp. Always the same answer for the same DIR.
+# it (a checkout under a private home, as root), a folder under /tmp named
+# after DIR and an id kept in DIR: always the same answer for the same DIR,
+# and a new cluster for a DIR made anew (a test run that removed its var/
+# must not find the last run's databases).
 cluster_dir() {
   mkdir -p "$1"
-  local d; d=$(cd "$1" && pwd -P)
+  local d id; d=$(cd "$1" && pwd -P)
   if [ "$(id -u)" = 0 ] && ! runuser -u "$OS_USER" -- test -x "$d" 2>/dev/null; then
-    d=${TMPDIR:-/tmp}/messaging-pg-$(printf '%s' "$d" | sha256sum | cut -c1-16)
+    [ -s "$d/.cluster-id" ] || openssl rand -hex 8 >"$d/.cluster-id"
+    id=$(cat "$d/.cluster-id")
+    d=${TMPDIR:-/tmp}/messaging-pg-$(printf '%s %s' "$d" "$id" | sha256sum | cut -c1-16)
     mkdir -p "$d"
   fi
   echo "$d"
@@ -60,5 +65,12 @@ case "$cmd" in
     ;;
   url)
     url_of "$(cluster_dir "$1")" "$2" ;;
-  *) sed -n '2,10p' "$0" >&2; exit 2 ;;
+  destroy)
+    [ -d "$1" ] || exit 0
+    dir=$(cluster_dir "$1")
+    [ ! -d "$dir/data" ] || as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -m immediate -w -t 60 stop >/dev/null 2>&1 || true
+    rm -rf "$dir"
+    [ "$dir" = "$(cd "$1" && pwd -P)" ] || rm -rf "$1"
+    ;;
+  *) sed -n '2,11p' "$0" >&2; exit 2 ;;
 esac

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "msg_limits.h"
 
 enum kind { K_STR, K_LONG, K_ALG };
 
@@ -31,22 +32,27 @@ static const struct key keys[] = {
     {"jwt_secret_previous", K_STR, offsetof(struct msg_config, jwt_secret_previous), "", 0, 0, true},
     S(jwt_public_key_file, ""),
     L(jwt_leeway, "0", 0, 300),
+    L(jwt_max_ttl, "86400", 60, 31536000),
+    L(db_connect_timeout_s, "5", 2, 300),
+    L(db_statement_timeout_ms, "10000", 0, 3600000),
     S(api_socket, "127.0.0.1:9000"),
-    L(api_workers, "4", 1, 256),
+    S(api_socket_mode, "0660"),
+    S(api_socket_group, ""),
+    L(api_workers, "4", 1, MSG_API_WORKERS_MAX),
     L(api_max_connections, "64", 1, 1024),
     L(http_port, "8080", 1, 65535),
     L(ws_port, "5001", 1, 65535),
-    L(max_message_length, "10000", 1, 1000000),
-    L(max_body_bytes, "65536", 1024, 16777216),
+    L(max_message_length, MSG_STR(MSG_MESSAGE_CHARS_DEFAULT), 1, MSG_MESSAGE_CHARS_MAX),
+    L(max_body_bytes, MSG_STR(MSG_BODY_MAX_DEFAULT), MSG_BODY_MAX_MIN, MSG_BODY_MAX_MAX),
     L(events_retention_hours, "168", 1, 87600),
     S(notify_mode, "doorbell"),
     S(log_level, "info"),
     S(ws_cors_origins, ""),
     L(ws_ping_interval_ms, "25000", 50, 3600000),
     L(ws_ping_timeout_ms, "20000", 50, 3600000),
-    L(ws_max_payload, "1000000", 1024, 100000000),
+    L(ws_max_payload, MSG_STR(MSG_WS_MAX_PAYLOAD_DEFAULT), MSG_WS_MAX_PAYLOAD_MIN, MSG_WS_MAX_PAYLOAD_MAX),
     L(ws_connect_timeout_ms, "45000", 100, 3600000),
-    L(ws_send_queue_bytes, "1048576", 4096, 1073741824),
+    L(ws_send_queue_bytes, MSG_STR(MSG_WS_SEND_QUEUE_DEFAULT), MSG_WS_SEND_QUEUE_MIN, MSG_WS_SEND_QUEUE_MAX),
     L(ws_max_connections, "20000", 1, 1000000),
     L(ws_db_connections, "4", 1, 64),
     S(ws_event_loop, "uv"),
@@ -184,11 +190,15 @@ static int load_key_file(struct msg_config *cfg, char *err, size_t errlen)
              cfg->jwt_public_key_file, strerror(errno));
         return -1;
     }
-    char buf[16384];
-    size_t n = fread(buf, 1, sizeof buf, f);
-    int toolong = !feof(f);
+    /* At most MSG_KEY_FILE_MAX bytes, then one NUL: the text is a string. */
+    char buf[MSG_KEY_FILE_MAX + 1];
+    size_t n = fread(buf, 1, MSG_KEY_FILE_MAX, f);
+    int toolong = n == MSG_KEY_FILE_MAX && fgetc(f) != EOF;
+    int failed = ferror(f);
     fclose(f);
-    if (toolong || n == 0 || !strstr(buf, "-----BEGIN")) {
+    buf[n] = '\0';
+    static const char begin[] = "-----BEGIN";
+    if (toolong || failed || n == 0 || !memmem(buf, n, begin, sizeof begin - 1) || memchr(buf, '\0', n)) {
         fail(err, errlen, "config: jwt_public_key_file: %s is not a PEM public key",
              cfg->jwt_public_key_file);
         return -1;
@@ -198,9 +208,21 @@ static int load_key_file(struct msg_config *cfg, char *err, size_t errlen)
         fail(err, errlen, "config: out of memory");
         return -1;
     }
-    memcpy(cfg->jwt_public_key, buf, n);
-    cfg->jwt_public_key[n] = '\0';
+    memcpy(cfg->jwt_public_key, buf, n + 1);
     cfg->jwt_public_key_len = n;
+    return 0;
+}
+
+int msg_config_socket_mode(const char *s, unsigned *mode)
+{
+    char *end;
+    if (!s || *s < '0' || *s > '7')
+        return -1;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 8);
+    if (errno || *end || v > 0777)
+        return -1;
+    *mode = (unsigned)v;
     return 0;
 }
 
@@ -246,6 +268,12 @@ static int validate(struct msg_config *cfg, int flags, char *err, size_t errlen)
     }
     if (cfg->api_socket[0] == '\0') {
         fail(err, errlen, "config: api_socket must not be empty");
+        return -1;
+    }
+    unsigned mode;
+    if (msg_config_socket_mode(cfg->api_socket_mode, &mode) < 0 || (mode & 0007)) {
+        fail(err, errlen, "config: api_socket_mode must be an octal mode without rights for others "
+                          "(e.g. 0660)");
         return -1;
     }
     return 0;

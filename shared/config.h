@@ -19,7 +19,12 @@ struct msg_config {
     char *jwt_public_key;       /* its PEM contents, loaded at validation */
     size_t jwt_public_key_len;
     long jwt_leeway;            /* seconds of clock skew tolerated */
+    long jwt_max_ttl;           /* longest token lifetime accepted, seconds */
+    long db_connect_timeout_s;  /* libpq connect_timeout of every connection */
+    long db_statement_timeout_ms; /* statement_timeout of every session (0: none) */
     char *api_socket;
+    char *api_socket_mode;      /* octal mode of a unix socket bound here */
+    char *api_socket_group;     /* its group (name or number), or "" */
     long api_workers;
     long api_max_connections;   /* kept-alive FastCGI connections per worker */
     long http_port;
@@ -58,6 +63,12 @@ void msg_config_free(struct msg_config *cfg);
  * and with `check` prints the configuration. Returns -1 to exit 1 (error),
  * 1 to exit 0 (checked), 0 to go on; the caller frees cfg in every case. */
 int msg_config_start(struct msg_config *cfg, const char *prog, const char *path, int check);
+
+/* The longest jwt_public_key_file read (a PEM public key is far smaller). */
+#define MSG_KEY_FILE_MAX 16384
+
+/* Parses api_socket_mode (octal, 0 to 0777) into *mode; -1 when invalid. */
+int msg_config_socket_mode(const char *s, unsigned *mode);
 
 /* Prints every key with its current value, the secrets masked. */
 void msg_config_dump(const struct msg_config *cfg, void *file);

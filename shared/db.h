@@ -5,16 +5,42 @@
 #define MSG_DB_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 
+#include "config.h"
 #include "error.h"
 #include "ops.h"
+
+/* The libpq parameters of one connection of these programs, for
+ * PQconnectdbParams / PQconnectStartParams with expand_dbname = 1: the
+ * database_url, connect_timeout = db_connect_timeout_s (unless the URL names
+ * one), and statement_timeout = db_statement_timeout_ms added to the URL's
+ * own `options` (0: none). */
+#define MSG_DB_PARAMS_MAX 4
+struct msg_db_params {
+    const char *keys[MSG_DB_PARAMS_MAX + 1]; /* NULL-terminated */
+    const char *vals[MSG_DB_PARAMS_MAX + 1];
+    char connect_timeout[24];
+    char *options;      /* owned */
+};
+/* Fills *p (pointing into url and app_name, which must outlive it); -1 on
+ * out of memory. The caller frees with msg_db_params_free in both cases. */
+int msg_db_params_init(struct msg_db_params *p, const char *url, const char *app_name,
+                       long connect_timeout_s, long statement_timeout_ms);
+void msg_db_params_free(struct msg_db_params *p);
+/* Appends `extra` (libpq -c settings) to the options of *p. -1 on out of memory. */
+int msg_db_params_add_options(struct msg_db_params *p, const char *extra);
 
 struct msg_db {
     PGconn *conn;       /* owned; NULL while disconnected */
     char *url;          /* owned copy */
+    long connect_timeout_s, statement_timeout_ms;
     long long next_try; /* ms: no reconnect attempt before this */
     unsigned reconnects;
-    char *options;      /* owned; libpq "options" of each connection, or NULL */
+    /* The token of the request in hand (msg_db_set_token). */
+    bool token_set, token_has_iat;
+    char token_user[16], token_iat[24];
+    char *options;      /* owned; libpq -c settings added to each connection's, or NULL */
 };
 
 /* A reply: status and JSON body, owned by res until msg_reply_clear(). */
@@ -26,15 +52,24 @@ struct msg_reply {
     PGresult *res;
 };
 
-int msg_db_init(struct msg_db *db, const char *url);
-/* The libpq "options" of the connections from now on (replacing those of
- * the URL), e.g. msg_db_session_options(). Returns -1 when out of memory. */
+/* The database of cfg, with its timeouts; connects at the first call. */
+int msg_db_init(struct msg_db *db, const struct msg_config *cfg);
+/* Settings added to the options of the connections from now on, e.g.
+ * msg_db_session_options(). Returns -1 when out of memory. */
 int msg_db_set_options(struct msg_db *db, const char *options);
 /* The session settings the SQL operations read (sql/040_audit.sql): the
  * access log's `via` and whether it is on. Writes "-c messaging.via=VIA
  * -c messaging.audit_log=on|off" (plus `extra` first, when not NULL). */
 void msg_db_session_options(char *buf, size_t cap, const char *extra, const char *via, int audit);
 void msg_db_close(struct msg_db *db);
+
+/* The caller's token for the calls that follow, until msg_db_clear_token
+ * (API.md section 7): each call is then sent in one pipeline (one round
+ * trip, one implicit transaction) after messaging.token_check(user, iat),
+ * so that for a revoked token the operation never runs and the call fails
+ * with `unauthorized`. iat NULL: the token has none. */
+void msg_db_set_token(struct msg_db *db, int user_id, const long long *iat);
+void msg_db_clear_token(struct msg_db *db);
 
 /* Runs op with text params (NULL = SQL NULL). Returns 0 with *out filled, or
  * -1 with *err (`unavailable` when the database cannot be reached). */

@@ -13,7 +13,9 @@ int main(int argc, char **argv)
 {
     if (argc < 2 || argc > 4 || strcmp(argv[1], "--help") == 0) {
         fprintf(stderr, "usage: msg-token USER_ID [ROLE] [TTL_SECONDS]\n"
-                        "Prints a token signed with jwt_secret (HS256 only).\n");
+                        "Prints a token signed with jwt_secret (HS256 only), with iat now and\n"
+                        "exp TTL_SECONDS later (default 86400, or jwt_max_ttl when shorter;\n"
+                        "at most jwt_max_ttl).\n");
         return 2;
     }
     int uid;
@@ -21,10 +23,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "msg-token: USER_ID must be a positive integer\n");
         return 2;
     }
-    long ttl = argc > 3 ? strtol(argv[3], NULL, 10) : 86400;
-    if (ttl <= 0) {
-        fprintf(stderr, "msg-token: TTL_SECONDS must be positive\n");
-        return 2;
+    long ttl = -1;
+    if (argc > 3) {
+        char *end;
+        ttl = strtol(argv[3], &end, 10);
+        if (*end || end == argv[3] || ttl <= 0) {
+            fprintf(stderr, "msg-token: TTL_SECONDS must be a positive integer\n");
+            return 2;
+        }
     }
     struct msg_config cfg;
     char err[512];
@@ -32,6 +38,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "msg-token: %s\n", err);
         msg_config_free(&cfg);
         return 1;
+    }
+    /* The programs refuse a token that lives longer than jwt_max_ttl. */
+    if (ttl < 0)
+        ttl = cfg.jwt_max_ttl < 86400 ? cfg.jwt_max_ttl : 86400;
+    if (ttl > cfg.jwt_max_ttl) {
+        fprintf(stderr, "msg-token: TTL_SECONDS %ld is longer than jwt_max_ttl (%ld s): the programs would refuse it\n",
+                ttl, cfg.jwt_max_ttl);
+        msg_config_free(&cfg);
+        return 2;
     }
     if (cfg.jwt_alg != MSG_JWT_HS256) {
         fprintf(stderr, "msg-token: only HS256 tokens can be minted (jwt_algorithm)\n");

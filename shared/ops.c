@@ -63,7 +63,8 @@
     {#n, "SELECT status, body, event_id, prev_id, data FROM messaging." #fn "(" args ")", np, 1, 1, 1}
 
 const struct msg_op_def msg_ops[MSG_OP_COUNT] = {
-    [MSG_OP_AUTHENTICATE] = OP(authenticate, "$1::int, $2::text", 2, 0),
+    [MSG_OP_AUTHENTICATE] = OP(authenticate, "$1::int, $2::text, $3::bigint", 3, 0),
+    [MSG_OP_TOKEN_CHECK] = {"token_check", "SELECT messaging.token_check($1::int, $2::bigint)", 2, 0},
     [MSG_OP_CREATE_CONVERSATION] = OP(create_conversation, "$1::int, $2::text, $3::bigint", 3, 1),
     [MSG_OP_LIST_CONVERSATIONS] = OP(list_conversations, "$1::int, $2::text, $3::int, $4::int", 4, 0),
     [MSG_OP_GET_CONVERSATION] = OP(get_conversation, "$1::int, $2::text, $3::bigint", 3, 0),

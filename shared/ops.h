@@ -6,7 +6,8 @@
 #define MSG_OPS_H
 
 enum msg_op {
-    MSG_OP_AUTHENTICATE,        /* user, role */
+    MSG_OP_AUTHENTICATE,        /* user, role, iat (NULL: none) */
+    MSG_OP_TOKEN_CHECK,         /* user, iat: raises MSG_SQLSTATE_TOKEN_REVOKED when refused */
     MSG_OP_CREATE_CONVERSATION, /* user, role, participant */
     MSG_OP_LIST_CONVERSATIONS,  /* user, role, limit, offset */
     MSG_OP_GET_CONVERSATION,    /* user, role, conversation */
@@ -55,5 +56,9 @@ struct msg_op_def {
 };
 
 extern const struct msg_op_def msg_ops[MSG_OP_COUNT];
+
+/* The error messaging.token_check raises for a revoked token. */
+#define MSG_SQLSTATE_TOKEN_REVOKED "28000"
+
 
 #endif

@@ -9,14 +9,22 @@
 #include <stddef.h>
 
 #include "error.h"
-
-#define MSG_JSON_MAX_DEPTH 16
+#include "msg_limits.h"
 
 /* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
 bool msg_utf8_valid(const char *s, size_t n);
 
-/* Parses a whole JSON text of n bytes (valid UTF-8, depth-limited, nothing
- * after it). Returns a new reference the caller puts, or NULL with *err. */
+/* The value of one hexadecimal digit (either case), or -1: the only hex
+ * decoder of the project (JSON \u escapes, percent-encoding). */
+int msg_hex_digit(int c);
+
+/* Parses a whole JSON text of n bytes: valid UTF-8, strict JSON (json-c's
+ * extensions refused), nested at most MSG_JSON_MAX_DEPTH, no escaped lone
+ * surrogate (a \ud800 that no UTF-8 text can hold: refused, never replaced),
+ * no bare `null`, nothing after it but white space. The one JSON parser of
+ * outside input, for REST bodies and Socket.IO packets alike. Returns a new
+ * reference the caller puts, or NULL with *err (invalid_request; internal
+ * when out of memory). */
 json_object *msg_json_parse(const char *s, size_t n, struct msg_error *err);
 
 /* A positive 32-bit id given as a JSON integer or a decimal string. */

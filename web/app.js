@@ -49,7 +49,10 @@ function decodeJwt(token) {
 }
 
 const displayName = (u) => (u ? `${u.role === 'medecin' ? 'Dr ' : ''}${u.firstName} ${u.lastName}` : '');
-const roleLabel = (role) => (role === 'medecin' ? 'médecin' : role === 'patient' ? 'patient·e' : role || '');
+// The role, as a word: the users table knows the role, not how a person
+// wants to be named, so the page says "patient" (the role's name, as
+// "médecin" is) and never a guessed "patiente" nor "patient·e".
+const roleLabel = (role) => (role === 'medecin' ? 'médecin' : role === 'patient' ? 'patient' : role || '');
 
 const timeFmt = new Intl.DateTimeFormat('fr-FR', { hour: '2-digit', minute: '2-digit' });
 const dateFmt = new Intl.DateTimeFormat('fr-FR', { day: 'numeric', month: 'short' });
@@ -127,8 +130,11 @@ async function login(token, name) {
   showError('login-error', '');
   state.token = token;
   state.me = { id, role: claims.role || null, name: name || null };
-  // Check the token with a REST call before showing anything.
+  // Check the token with a REST call before showing anything: who it is
+  // (GET /me, the users table's own names), then the conversations.
   try {
+    const { user } = await api('GET', '/me');
+    state.me = { id: user.id, role: user.role, name: displayName(user) };
     await loadConversations();
   } catch (err) {
     state.token = null;
@@ -150,9 +156,9 @@ async function login(token, name) {
 
 function renderWhoami() {
   const me = state.me;
-  $('me-name').textContent = me.name
-    ? `${me.name}${me.role ? ` (${roleLabel(me.role)})` : ''}`
-    : `Utilisateur n° ${me.id}${me.role ? ` (${roleLabel(me.role)})` : ''}`;
+  const role = me.role ? ` (${roleLabel(me.role)})` : '';
+  $('me-name').textContent = me.name ? `${me.name}${role}` : `Utilisateur n° ${me.id}${role}`;
+  $('me-name').dataset.userId = String(me.id);
 }
 
 function logout() {
@@ -171,6 +177,7 @@ function logout() {
   $('chat-pane').hidden = true;
   document.body.classList.remove('chat-open');
   $('whoami').hidden = true;
+  $('no-chat').hidden = true;
   $('login').hidden = false;
   $('token-input').value = '';
 }
@@ -234,6 +241,26 @@ function renderList() {
   }
   list.replaceChildren(...items);
   $('conv-empty').hidden = items.length > 0;
+  renderNoChat();
+}
+
+/** What to do when no conversation is open: pick one, or start one. */
+function renderNoChat() {
+  const none = state.openId === null;
+  $('no-chat').hidden = !none;
+  if (!none) return;
+  const other = state.me && state.me.role === 'medecin' ? 'un de vos patients' : 'un de vos médecins';
+  let text;
+  if (state.conversations.size > 0) {
+    text = 'Choisissez une conversation dans la liste pour lire ses messages et répondre.';
+    if (!$('new-conv').hidden) text += ` Pour écrire à ${other}, choisissez son nom sous « Nouvelle conversation avec ».`;
+  } else if (!$('new-conv').hidden) {
+    text = `Aucune conversation pour l'instant : choisissez ${other} sous « Nouvelle conversation avec », puis « Ouvrir ».`;
+  } else {
+    text = `Aucune conversation, et personne à qui écrire : votre compte n'est encore lié à ${other}. `
+      + "Demandez à l'accueil de l'établissement de faire le lien.";
+  }
+  $('no-chat-text').textContent = text;
 }
 
 async function loadAvailableUsers() {
@@ -246,6 +273,7 @@ async function loadAvailableUsers() {
   } catch {
     $('new-conv').hidden = true;
   }
+  renderNoChat();
 }
 
 async function startConversation(participantId) {
@@ -284,6 +312,7 @@ async function openConversation(cid) {
   $('message-input').disabled = closed;
   $('send').disabled = closed;
   $('messages').replaceChildren();
+  $('thread-empty').hidden = true;
   renderTyping();
   renderList();
   const t = thread(cid);
@@ -311,7 +340,20 @@ function renderThread(cid) {
   ol.replaceChildren(...ids.map((id) => messageItem(t.messages.get(id))));
   for (const p of state.pending.values()) if (p.conversationId === cid) ol.append(p.li);
   $('load-older').hidden = !t.hasMore;
+  renderThreadEmpty(cid);
 }
+
+/** A conversation without any message yet: say so, and what to do. */
+function renderThreadEmpty(cid) {
+  const empty = cid === state.openId && thread(cid).loaded && ol().children.length === 0;
+  $('thread-empty').hidden = !empty;
+  if (!empty) return;
+  const c = state.conversations.get(cid);
+  $('thread-empty').textContent = c && c.status !== 'active'
+    ? 'Pas de message dans cette conversation, et elle est close : plus aucun message ne peut y être envoyé.'
+    : `Pas encore de message avec ${displayName(c && c.participant)}. Écrivez le premier ci-dessous, puis « Envoyer ».`;
+}
+const ol = () => $('messages');
 
 function messageItem(m, pending = null) {
   const mine = m.senderId === state.me.id;
@@ -413,6 +455,7 @@ function submitMessage() {
   p.li = messageItem(p.message, p);
   state.pending.set(clientId, p);
   $('messages').append(p.li);
+  renderThreadEmpty(cid);
   scrollToBottom();
   sendPending(clientId);
 }
@@ -475,6 +518,7 @@ function addMessage(m) {
     else if (existing) existing.replaceWith(li);
     else insertInOrder(li, m.id);
     if (pending && existing && pending.li !== existing) existing.remove();
+    renderThreadEmpty(cid);
     if (stick) scrollToBottom();
     if (m.senderId !== state.me.id) markReadSoon();
   }

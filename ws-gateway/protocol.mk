@@ -1,6 +1,9 @@
 # Engine.IO v4 + Socket.IO v5 protocol layers: the library, the conformance
 # server, their tests, fuzzers and benchmark. Included by the top Makefile,
-# which provides CC, CFLAGS_ALL, LDFLAGS_ALL, PKG_LIBS, B and VARIANT.
+# which provides CC, CFLAGS_ALL, LDFLAGS_ALL, PKG_LIBS, LIBMSG, B and VARIANT.
+# The layers take their input checks (UTF-8, JSON), randomness and caps from
+# shared/ (validate.c, random.c, msg_limits.h): whatever links libsio.a links
+# libmessaging.a after it.
 
 SIO_CFLAGS := -Iws-gateway
 SIO_SRCS   := $(sort $(wildcard ws-gateway/engineio/*.c ws-gateway/socketio/*.c))
@@ -20,9 +23,9 @@ CONF_BIN  := $(B)/ws-gateway/conformance-server
 
 $(CONF_OBJS): CFLAGS_ALL += $(SIO_CFLAGS)
 
-$(CONF_BIN): $(CONF_OBJS) $(SIO_LIB)
+$(CONF_BIN): $(CONF_OBJS) $(SIO_LIB) $(LIBMSG)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(CONF_OBJS) $(SIO_LIB) $(PKG_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CONF_OBJS) $(SIO_LIB) $(LIBMSG) $(PKG_LIBS)
 
 conformance:
 	$(MAKE) VARIANT=release build/release/ws-gateway/conformance-server
@@ -32,20 +35,21 @@ conformance:
 PROTO_TEST_SRCS := $(sort $(wildcard t/protocol/test_*.c))
 PROTO_TEST_BINS := $(PROTO_TEST_SRCS:t/protocol/%.c=$(B)/t/protocol/%)
 
-$(B)/t/protocol/%: t/protocol/%.c $(SIO_LIB)
+$(B)/t/protocol/%: t/protocol/%.c $(SIO_LIB) $(LIBMSG)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(SIO_CFLAGS) -o $@ $< $(SIO_LIB) $(LDFLAGS_ALL) $(PKG_LIBS)
+	$(CC) $(CFLAGS_ALL) $(SIO_CFLAGS) -o $@ $< $(SIO_LIB) $(LIBMSG) $(LDFLAGS_ALL) $(PKG_LIBS)
 
-# libFuzzer targets: clang, whatever CC is; only the pure codecs.
+# libFuzzer targets: clang, whatever CC is; only the pure codecs and the
+# input checks they call.
 FUZZ_CC    ?= clang
-FUZZ_CODEC := ws-gateway/engineio/eio_codec.c ws-gateway/socketio/sio_codec.c
+FUZZ_CODEC := ws-gateway/engineio/eio_codec.c ws-gateway/socketio/sio_codec.c shared/validate.c
 FUZZ_SRCS  := $(sort $(wildcard t/fuzz/fuzz_*.c))
 FUZZ_BINS  := $(FUZZ_SRCS:t/fuzz/%.c=build/fuzz/%)
 
-build/fuzz/%: t/fuzz/%.c $(FUZZ_CODEC) $(wildcard ws-gateway/engineio/*.h ws-gateway/socketio/*.h)
+build/fuzz/%: t/fuzz/%.c $(FUZZ_CODEC) $(wildcard ws-gateway/engineio/*.h ws-gateway/socketio/*.h shared/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
-	  -fsanitize=fuzzer,address,undefined $(SIO_CFLAGS) $(shell pkg-config --cflags json-c) \
+	  -fsanitize=fuzzer,address,undefined $(SIO_CFLAGS) -Ishared $(shell pkg-config --cflags json-c) \
 	  -o $@ $< $(FUZZ_CODEC) $(shell pkg-config --libs json-c)
 
 test-protocol:: $(PROTO_TEST_BINS) $(CONF_BIN) $(FUZZ_BINS)

@@ -35,8 +35,8 @@ if [ "${#want[@]}" -gt 0 ]; then
   echo "browser: installing ${want[*]} (Debian packages)" >&2
   SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
   export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get install -y -qq --no-install-recommends "${want[@]}" </dev/null >&2 ||
-    { $SUDO apt-get update -qq </dev/null && $SUDO apt-get install -y -qq --no-install-recommends "${want[@]}" </dev/null >&2; } ||
+  $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${want[@]}" </dev/null >&2 ||
+    { $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq </dev/null && $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${want[@]}" </dev/null >&2; } ||
     [ -x "$CHROMIUM" ] || fail_setup "could not install chromium"
 fi
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
@@ -56,6 +56,7 @@ done
 # ---- a private stack, like scripts/run-integration.sh
 export MESSAGING_VAR=$BUILD/browser-var
 if [ -e "$MESSAGING_VAR/run/api.pid" ]; then MESSAGING_VAR=$MESSAGING_VAR scripts/stack.sh stop >/dev/null 2>&1; fi
+[ ! -d "$MESSAGING_VAR/pg" ] || scripts/pg.sh destroy "$MESSAGING_VAR/pg" >/dev/null 2>&1
 rm -rf "$MESSAGING_VAR"; mkdir -p "$MESSAGING_VAR/log"
 pick_ports() {
   read -r HTTP_PORT WS_PORT < <(scripts/free-ports.sh 2)

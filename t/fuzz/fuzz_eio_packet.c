@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "engineio/eio_codec.h"
+#include "validate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -23,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (eio_packet_decode(copy, size - 1, data[0] & 1, 1u << 20, &p) == EIO_OK) {
 		if (p.data + p.len > copy + (size - 1) || p.type < 0 || p.type > 6)
 			abort();
-		if (!p.binary && !eio_utf8_valid(p.data, p.len))
+		if (!p.binary && !msg_utf8_valid((const char *)p.data, p.len))
 			abort();
 	}
 	free(copy);

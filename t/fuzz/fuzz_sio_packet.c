@@ -1,10 +1,12 @@
-/* libFuzzer target: Socket.IO packet decoder, and a re-encode / re-decode
- * round trip of whatever it accepts. */
+/* libFuzzer target: Socket.IO packet decoder (its data parsed by
+ * shared/validate.c's msg_json_parse), and a re-encode / re-decode round
+ * trip of whatever it accepts, which must be UTF-8 text. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "socketio/sio_codec.h"
+#include "validate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -25,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	nsp = strndup(p.nsp, p.nsp_len);
 	enc = sio_packet_encode(p.type, nsp, p.id, p.attachments, p.data, &len);
-	if (!enc)
+	if (!enc || !msg_utf8_valid(enc, len))
 		abort();
 	/* a name with a comma or NUL inside cannot round-trip; skip those */
 	if (!memchr(p.nsp, ',', p.nsp_len) && !memchr(p.nsp, '\0', p.nsp_len)) {

@@ -168,19 +168,22 @@ test('isolation between conversations (two patients of one doctor, split over bo
     // Typing and read receipts.
     s1.emit('typing_start', { conversationId: c1 });
     assert.deepEqual(await sd.waitFor('typing_start'), { conversationId: c1, userId: p1.id });
-    // The doctor reads the patient's message (a read that marks nothing sends nothing).
-    const read = await sd.request('mark_as_read', { conversationId: c2 });
+    // (A read that marks nothing sends no receipt: the doctor writes first.)
+    const m3 = await restSend(c2, doctor, 'pour le patient deux');
+    await s2.waitFor('new_message', (d) => d.message.id === m3.id);
+    await sd.waitFor('new_message', (d) => d.message.id === m3.id);
+    const read = await s2.request('mark_as_read', { conversationId: c2 });
     assert.deepEqual(read, { ok: true, updatedCount: 1 });
-    await s2.waitFor('messages_read', isConv(c2));
+    await sd.waitFor('messages_read', isConv(c2));
     sd.emit('typing_start', { conversationId: c2 });
     assert.deepEqual(await s2.waitFor('typing_start'), { conversationId: c2, userId: doctor.id });
     await sleep(QUIET_MS);
     assert.deepEqual(s1.all('new_message').map((d) => d.message.id), [m1.id]);
-    assert.deepEqual(s2.all('new_message').map((d) => d.message.id), [m2.id]);
+    assert.deepEqual(s2.all('new_message').map((d) => d.message.id), [m2.id, m3.id]);
     assert.deepEqual(s2.all('typing_start'), [{ conversationId: c2, userId: doctor.id }], 's2 saw typing of another conversation');
     assert.deepEqual(s1.all('typing_start'), [], 's1 saw typing of another conversation');
     assert.deepEqual(s1.all('messages_read'), [], 's1 saw a read receipt of another conversation');
-    assert.equal(sd.all('new_message').length, 2);
+    assert.equal(sd.all('new_message').length, 3);
   } finally {
     s1.close();
     s2.close();

@@ -126,7 +126,6 @@ describe('refusals store nothing', () => {
           ['content an object', { conversationId: conv, content: { text: 'x' } }],
           ['no content', { conversationId: conv }],
           ['NUL in content', { conversationId: conv, content: 'a\u0000b' }],
-          ['lone surrogate in content', { conversationId: conv, content: 'a\ud800b' }],
           ['no conversationId', { content: 'sans conversation' }],
           ['conversationId "abc"', { conversationId: 'abc', content: 'x' }],
           ['conversationId 0', { conversationId: 0, content: 'x' }],

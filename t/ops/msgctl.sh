@@ -130,4 +130,64 @@ run stats --gateway "$G1"
 run stats
 [ "$RC" = 0 ] && grep -q "127.0.0.1:${G1##*:}" <<<"$OUT" && ok "stats: the default gateway is ws_port (MESSAGING_WS_PORT)" || bad "stats: default gateway"
 t "stats of a gateway that is not there: exit 6" 6 stats --gateway http://127.0.0.1:9
+# Token lifetime: bounded by jwt_max_ttl (86400 s here, the default).
+run token "$P" --ttl 86401
+[ "$RC" = 2 ] && grep -q 'jwt_max_ttl' "$OPS_T/msgctl.err" && ok "token --ttl beyond jwt_max_ttl: exit 2, says why" || bad "token --ttl beyond jwt_max_ttl"
+t "token --ttl of exactly jwt_max_ttl" 0 token "$P" --ttl 86400
+
+# Revocation: the old token refused by the API, a new one accepted.
+get_unread() { curl -sk -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $1" "$OPS_API_URL/api/messaging/unread-count"; }
+code=$(get_unread "$TP"); [ "$code" = 200 ] && ok "before revoke: the token works" || { RC=$code; OUT=""; bad "before revoke: the token works"; }
+tj "revoke --json" 0 "o.userId === $P && /Z$/.test(o.revokedAt) && o.acceptedFrom >= o.revokedAt" revoke "$P"
+code=$(get_unread "$TP"); [ "$code" = 401 ] && ok "after revoke: the old token gets 401" || { RC=$code; OUT=""; bad "after revoke: the old token gets 401"; }
+run token "$P"; TP2=$OUT
+code=$(get_unread "$TP2"); [ "$code" = 200 ] && ok "after revoke: a token minted afterwards works" || { RC=$code; bad "after revoke: a token minted afterwards works"; }
+code=$(get_unread "$TD"); [ "$code" = 200 ] && ok "after revoke: another user's token still works" || { RC=$code; OUT=""; bad "after revoke: another user's token still works"; }
+run revoke "$P"
+[ "$RC" = 0 ] && grep -q "^user $P: tokens issued before " <<<"$OUT" && ok "revoke: a line of text" || bad "revoke: a line of text"
+t "revoke of a missing user: exit 4" 4 revoke 2000000000
+t "revoke with a bad id: exit 2" 2 revoke abc
+
+# No secret on a command line: psql, migrate.sh and curl as msgctl runs
+# them record their arguments and their parent's (msgctl's) command line.
+SPY=$OPS_T/spy; mkdir -p "$SPY/bin"
+REAL_PSQL=$(command -v psql); REAL_CURL=$(command -v curl)
+cat >"$SPY/psql" <<EOT
+#!/usr/bin/env bash
+{ printf '%s\n' "\$*"; tr '\0' ' ' </proc/\$PPID/cmdline; echo; } >>"$SPY/argv"
+printf '%s\n' "\${PGPASSWORD:-}" >>"$SPY/pgpassword"
+exec "$REAL_PSQL" "\$@"
+EOT
+cat >"$SPY/bin/curl" <<EOT
+#!/usr/bin/env bash
+{ printf '%s\n' "\$*"; tr '\0' ' ' </proc/\$PPID/cmdline; echo; } >>"$SPY/argv"
+cat >"$SPY/curl-stdin"
+exec "$REAL_CURL" "\$@" <"$SPY/curl-stdin"
+EOT
+chmod +x "$SPY/psql" "$SPY/bin/curl"
+SECRET_PW="pw-$TAG-not-on-argv"
+ADMIN="adm-$TAG-not-on-argv\"x"
+{ cat "$MESSAGING_CONFIG"; printf 'admin_token = %s\n' "$ADMIN"; } >"$OPS_T/msgctl-admin.conf"
+spy_run() { OUT=$(env PSQL="$SPY/psql" PATH="$SPY/bin:$PATH" "$@" 2>"$OPS_T/msgctl.err"); RC=$?; }
+# The cluster trusts local connections: a password is ignored, yet passed on.
+for form in query userinfo; do
+  if [ $form = query ]; then url="${MSG_DB_URL}&password=$SECRET_PW"
+  else url=$(sed "s|^postgresql://|postgresql://postgres:$SECRET_PW@|" <<<"$MSG_DB_URL"); fi
+  : >"$SPY/argv"; : >"$SPY/pgpassword"
+  spy_run env MESSAGING_DATABASE_URL="$url" "$M" user show "$P"
+  [ "$RC" = 0 ] && [ -s "$SPY/argv" ] && ! grep -q "$SECRET_PW" "$SPY/argv" && grep -qx "$SECRET_PW" "$SPY/pgpassword" &&
+    ok "the database password of a URI ($form) reaches psql through PGPASSWORD, on no command line" ||
+    bad "the database password of a URI ($form) on a command line: $(grep -c "$SECRET_PW" "$SPY/argv") lines"
+done
+kv="host=$(sed -n 's/.*[?&]host=\([^&]*\).*/\1/p' <<<"$MSG_DB_URL") port=$(sed -n 's/.*[?&]port=\([^&]*\).*/\1/p' <<<"$MSG_DB_URL") dbname=messaging user=postgres password='$SECRET_PW q\\'s'"
+: >"$SPY/argv"; : >"$SPY/pgpassword"
+spy_run env MESSAGING_DATABASE_URL="$kv" "$M" migrate
+[ "$RC" = 0 ] && ! grep -q "$SECRET_PW" "$SPY/argv" && grep -qx "$SECRET_PW q's" "$SPY/pgpassword" &&
+  ok "a key=value password (quoted) too, migrate.sh included" || bad "a key=value password on a command line"
+: >"$SPY/argv"
+spy_run "$M" --config "$OPS_T/msgctl-admin.conf" stats --gateway "$G1"
+[ "$RC" = 0 ] && grep -q '^-sS' "$SPY/argv" && ! grep -qF "adm-$TAG" "$SPY/argv" &&
+  grep -qF "Authorization: Bearer adm-$TAG-not-on-argv\\\"x" "$SPY/curl-stdin" &&
+  ok "the admin token reaches curl on its standard input (-K -), on no command line" ||
+  bad "the admin token on a command line: $(head -c 300 "$SPY/argv")"
 echo "msgctl tests done"

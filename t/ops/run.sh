@@ -18,6 +18,8 @@ BUILD=$(cd "${1:?usage: t/ops/run.sh BUILD_DIR}" && pwd -P)
 RESULTS=$ROOT/build/test-results
 mkdir -p "$RESULTS"
 T=$BUILD/ops
+# The last run's cluster first (under /tmp for a private checkout: scripts/pg.sh).
+[ ! -d "$T/var/pg" ] || scripts/pg.sh destroy "$T/var/pg" >/dev/null 2>&1
 rm -rf "$T"; mkdir -p "$T/log"
 LOG=$T/log/ops.log
 : >"$LOG"
@@ -56,6 +58,7 @@ cleanup() {
   done
   PIDS=()
   [ -z "${STAGE:-}" ] || rm -rf "$STAGE"
+  [ -z "${OPS_PUB:-}" ] || rm -rf "$OPS_PUB"
 }
 trap cleanup EXIT
 
@@ -66,9 +69,9 @@ apt_install() { # PACKAGE...: from Debian, without starting services
     printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
     as_root chmod 755 /usr/sbin/policy-rc.d; made=1
   fi
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" </dev/null >>"$LOG" 2>&1 ||
-    { as_root apt-get update -qq </dev/null >>"$LOG" 2>&1 &&
-      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" </dev/null >>"$LOG" 2>&1; }
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "$@" </dev/null >>"$LOG" 2>&1 ||
+    { as_root apt-get -o DPkg::Lock::Timeout=600 update -qq </dev/null >>"$LOG" 2>&1 &&
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "$@" </dev/null >>"$LOG" 2>&1; }
   local rc=$?
   [ "$made" = 0 ] || as_root rm -f /usr/sbin/policy-rc.d
   return $rc
@@ -118,6 +121,9 @@ export MESSAGING_JWT_SECRET=$(openssl rand -hex 32)
 mkdir -p "$MESSAGING_VAR/log"
 export MESSAGING_CONFIG=$MESSAGING_VAR/test.conf
 printf 'api_workers = 3\nlog_level = warn\nws_cors_origins = *\n' >"$MESSAGING_CONFIG"
+# The API's socket is 0660: as root, Apache's workers (www-data) reach it
+# through its group, as on a real host.
+if [ "$(id -u)" = 0 ] && getent group www-data >/dev/null; then echo 'api_socket_group = www-data' >>"$MESSAGING_CONFIG"; fi
 export ASAN_OPTIONS="detect_leaks=1:log_path=$MESSAGING_VAR/log/asan:abort_on_error=0"
 export UBSAN_OPTIONS="print_stacktrace=1:log_path=$MESSAGING_VAR/log/ubsan"
 export LSAN_OPTIONS="suppressions=$ROOT/t/lsan.supp:print_suppressions=0"
@@ -131,6 +137,9 @@ DB_URL=$(scripts/pg.sh url "$MESSAGING_VAR/pg" "$MESSAGING_PG_PORT")
 export MSG_DB_URL=$DB_URL MSG_JWT_SECRET=$MESSAGING_JWT_SECRET
 export MSG_GATEWAYS="http://127.0.0.1:$WS_PORT http://127.0.0.1:$((WS_PORT + 1))"
 API_PID=$(cat "$RUN/api.pid")
+# What the web servers' workers reach (the API socket, the web root, the
+# error pages): under /tmp when this checkout is private (scripts/stack.sh).
+. "$RUN/paths"
 GW_PIDS="$(cat "$RUN/gateway-0.pid") $(cat "$RUN/gateway-1.pid")"
 
 # A test certificate for 127.0.0.1, made now.
@@ -142,12 +151,26 @@ WEB_FILE=$(cd web 2>/dev/null && find . -type f -name '*.*' ! -name '.*' | sed '
 export OPS_WEB_FILE=$WEB_FILE OPS_CONFIG=$MESSAGING_CONFIG
 
 # Placeholders of the real-host sites, for this machine.
-site_sed=(-e "s|unix:/run/messaging/api.sock|unix:$RUN/api.sock|g"
+site_sed=(-e "s|unix:/run/messaging/api.sock|unix:$MESSAGING_API_SOCKET|g"
           -e "s|127.0.0.1:5001|127.0.0.1:$WS_PORT|g" -e "s|127.0.0.1:5002|127.0.0.1:$((WS_PORT + 1))|g"
           -e "s|/etc/letsencrypt/live/messaging.example.org/fullchain.pem|$CERT/cert.pem|g"
           -e "s|/etc/letsencrypt/live/messaging.example.org/privkey.pem|$CERT/key.pem|g"
-          -e "s|/usr/local/share/messaging/web|$ROOT/web|g"
-          -e "s|/usr/local/share/messaging/conf/apache/errors|$ROOT/conf/apache/errors|g")
+          -e "s|/usr/local/share/messaging/web|$MESSAGING_WEB_ROOT|g"
+          -e "s|/usr/local/share/messaging/conf/apache/errors|$MESSAGING_ERRORS_DIR|g"
+          # Short upstream timeouts: the 504 check below waits for them.
+          -e "s|fastcgi_read_timeout 30s;|fastcgi_read_timeout 3s;|"
+          -e 's|fcgi://messaging-api/api/" timeout=30|fcgi://messaging-api/api/" timeout=3|')
+
+# The web servers' workers run as www-data (as root): their runtime files
+# (Apache's mutexes and shared memory, nginx's temporary files) go where that
+# user reaches, like the stack's own (scripts/stack.sh).
+WEB_USER=www-data
+if [ "$(id -u)" = 0 ] && ! runuser -u "$WEB_USER" -- test -x "$T" 2>/dev/null; then
+  OPS_PUB=$(mktemp -d /tmp/messaging-ops.XXXXXX)
+else
+  OPS_PUB=$(mktemp -d "$T/pub.XXXXXX")
+fi
+chmod 0755 "$OPS_PUB"
 
 launch() { # NAME CMD...: in the background, recorded for cleanup
   local name=$1; shift
@@ -161,12 +184,12 @@ wait_url() { # URL: answers within 10 s
 
 # ------------------------------------------------------------------ Apache
 echo "# Apache (conf/apache/messaging.conf)"
-A=$T/apache; mkdir -p "$A/run" "$A/logs"
+A=$T/apache; AR=$OPS_PUB/apache-run; mkdir -p "$AR" "$A/logs"
 sed "${site_sed[@]}" -e "s|<VirtualHost \*:80>|<VirtualHost 127.0.0.1:$AP_PORT>|" \
     -e "s|<VirtualHost \*:443>|<VirtualHost 127.0.0.1:$((AP_PORT + 1))>|" conf/apache/messaging.conf >"$A/site.conf"
 cat >"$A/envvars" <<EOT
 export APACHE_RUN_USER=www-data APACHE_RUN_GROUP=www-data
-export APACHE_PID_FILE=$A/run/apache2.pid APACHE_RUN_DIR=$A/run APACHE_LOCK_DIR=$A/run
+export APACHE_PID_FILE=$AR/apache2.pid APACHE_RUN_DIR=$AR APACHE_LOCK_DIR=$AR
 export APACHE_LOG_DIR=$A/logs LANG=C
 EOT
 M=/usr/lib/apache2/modules
@@ -174,20 +197,20 @@ M=/usr/lib/apache2/modules
   echo "# A private Apache for the tests: the site of conf/apache/ on loopback."
   echo "ServerRoot \"$A\""
   echo "ServerName 127.0.0.1"
-  echo "DefaultRuntimeDir $A/run"
-  echo "PidFile $A/run/apache2.pid"
-  echo "Mutex file:$A/run default"
+  echo "DefaultRuntimeDir $AR"
+  echo "PidFile $AR/apache2.pid"
+  echo "Mutex file:$AR default"
   echo "Listen 127.0.0.1:$AP_PORT"
   echo "Listen 127.0.0.1:$((AP_PORT + 1))"
   [ "$(id -u)" = 0 ] && printf 'User www-data\nGroup www-data\n'
   echo "ErrorLog $A/logs/error.log"
   echo "LogLevel warn"
-  for m in mpm_event authz_core authz_host mime dir alias headers env proxy proxy_http proxy_fcgi \
+  for m in mpm_event authz_core authz_host mime dir alias headers env setenvif proxy proxy_http proxy_fcgi \
            proxy_balancer lbmethod_byrequests slotmem_shm ssl socache_shmcb; do
     echo "LoadModule ${m}_module $M/mod_$m.so"
   done
   echo "TypesConfig /etc/mime.types"
-  echo "SSLSessionCache shmcb:$A/run/ssl_scache(512000)"
+  echo "SSLSessionCache shmcb:$AR/ssl_scache(512000)"
   echo "LogFormat \"%h %l %u %t \\\"%r\\\" %>s %O\" combined"
   echo "StartServers 1"
   echo "Include $A/site.conf"
@@ -214,16 +237,16 @@ fi
 
 # ------------------------------------------------------------------ nginx
 echo "# nginx (conf/nginx/messaging.conf)"
-N=$T/nginx; mkdir -p "$N/tmp" "$N/logs"
-sed "${site_sed[@]}" -e "s|listen 80;|listen 127.0.0.1:$NG_PORT;|" -e '/listen \[::\]:/d' \
+N=$T/nginx; NT=$OPS_PUB/nginx-tmp; mkdir -p "$NT" "$N/logs"
+sed "${site_sed[@]}" -e "s|listen 80;|listen 127.0.0.1:$NG_PORT;|" -e '/listen \[::\]:/d' -e "s|/var/log/nginx/|$N/logs/|g" \
     -e "s|listen 443 ssl|listen 127.0.0.1:$((NG_PORT + 1)) ssl|" conf/nginx/messaging.conf >"$N/site.conf"
 {
-  [ "$(id -u)" = 0 ] && echo "user root;"
+  [ "$(id -u)" = 0 ] && echo "user $WEB_USER;"
   echo "daemon off; worker_processes 1; pid $N/nginx.pid; error_log $N/logs/error.log warn;"
   echo "events { worker_connections 1024; }"
   echo "http {"
   echo "  include /etc/nginx/mime.types; access_log off;"
-  for t in client_body proxy fastcgi uwsgi scgi; do echo "  ${t}_temp_path $N/tmp/$t;"; done
+  for t in client_body proxy fastcgi uwsgi scgi; do echo "  ${t}_temp_path $NT/$t;"; done
   echo "  include $N/site.conf;"
   echo "}"
 } >"$N/nginx.conf"
@@ -231,7 +254,7 @@ check "nginx -t (the real-host site rendered for loopback)" /usr/sbin/nginx -t -
 launch nginx /usr/sbin/nginx -p "$N" -c "$N/nginx.conf"
 if wait_url "https://127.0.0.1:$((NG_PORT + 1))/api/health"; then
   pass "nginx starts with the site"
-  out=$(OPS_API_PID=$API_PID node t/ops/smoke.mjs nginx "https://127.0.0.1:$((NG_PORT + 1))" 2>&1)
+  out=$(OPS_RATE_LIMIT=1 OPS_API_PID=$API_PID node t/ops/smoke.mjs nginx "https://127.0.0.1:$((NG_PORT + 1))" 2>&1)
   printf '%s\n' "$out" | tee -a "$LOG" | grep -E '^(ok|not ok) ' | sed 's/^/  /'
   p=$(sed -n 's/^smoke nginx: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' <<<"$out")
   f=$(sed -n 's/^smoke nginx: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' <<<"$out")
@@ -240,6 +263,18 @@ if wait_url "https://127.0.0.1:$((NG_PORT + 1))/api/health"; then
 else
   fail "nginx starts with the site" "$(tail -n 20 "$N/logs/error.log" "$T/log/nginx.log" 2>/dev/null)"
 fi
+
+# ------------------------------------------------------------------ local site
+echo "# the local site (conf/nginx/local.conf.in, as make run renders it)"
+LOCAL=http://127.0.0.1:$HTTP_PORT
+check "the local site has no reuseport (a second nginx on its port must fail)" \
+  bash -c "! grep -En '^[[:space:]]*listen[^;]*reuseport' '$MESSAGING_VAR/nginx.conf'"
+out=$(OPS_RATE_LIMIT=1 node t/ops/smoke.mjs local "$LOCAL" 2>&1)
+printf '%s\n' "$out" | tee -a "$LOG" | grep -E '^(ok|not ok) ' | sed 's/^/  /'
+p=$(sed -n 's/^smoke local: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' <<<"$out")
+f=$(sed -n 's/^smoke local: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' <<<"$out")
+[ -n "$p" ] || { f=1; p=0; printf '%s\n' "$out" | tail -n 15; }
+PASS=$((PASS + p)); FAIL=$((FAIL + f))
 
 # ------------------------------------------------------------------ gateway reload
 echo "# gateway SIGHUP"
@@ -266,17 +301,61 @@ while IFS= read -r line; do
 done <"$T/log/msgctl.log"
 grep -q '^msgctl tests done$' "$T/log/msgctl.log" || fail "msgctl tests ran to the end" "$(tail -n 10 "$T/log/msgctl.log")"
 
+# ------------------------------------------------------------------ make run / start
+echo "# make run and make start: private var/, busy ports, a gateway that dies, kill -9, Ctrl-C"
+OPS_T=$T OPS_BUILD=$BUILD DB_URL=$DB_URL t/ops/stack-life.sh >"$T/log/stack-life.log" 2>&1
+while IFS= read -r line; do
+  case "$line" in
+    "ok - "*) PASS=$((PASS + 1)); echo "$line" ;;
+    "not ok - "*) FAIL=$((FAIL + 1)); echo "$line" ;;
+    "    "*) echo "$line" ;;
+  esac
+done <"$T/log/stack-life.log"
+grep -q '^stack tests done$' "$T/log/stack-life.log" || fail "stack tests ran to the end" "$(tail -n 10 "$T/log/stack-life.log")"
+
+# ------------------------------------------------------------------ access logs
+echo "# access logs: /socket.io/ without its query string (the sid is a credential)"
+log_clean() { # FILE: has /socket.io/ lines (within 5 s: nginx buffers), none with a query string
+  local f=$1 i
+  for i in $(seq 50); do grep -q ' /socket\.io/' "$f" 2>/dev/null && break; sleep 0.1; done
+  grep -q ' /socket\.io/' "$f" 2>/dev/null || { echo "$f: no /socket.io/ request logged"; return 1; }
+  if grep -E '/socket\.io/[^ ]*\?|sid=|EIO=' "$f"; then echo "$f: a /socket.io/ query string is logged"; return 1; fi
+  grep -q ' /api/' "$f" || [ "$2" = no-api ] || { echo "$f: no /api/ request logged"; return 1; }
+}
+check "Apache's access log: /socket.io/ logged without its query" log_clean "$A/logs/messaging-access.log"
+check "nginx real-host site's access log: /socket.io/ logged without its query" log_clean "$N/logs/messaging-access.log"
+check "the local site's access log: /socket.io/ logged without its query" log_clean "$MESSAGING_VAR/log/nginx-access.log" no-api
+
 # ------------------------------------------------------------------ API down
-echo "# the API stopped: the web servers answer 503 in JSON"
+echo "# the API stopped: the web servers answer 503, then 504, in JSON"
 kill -TERM "$API_PID" 2>/dev/null
 for _ in $(seq 100); do kill -0 "$API_PID" 2>/dev/null || break; sleep 0.1; done
-api_down() { # URL
-  local body code
-  body=$(curl -sk -w '\n%{http_code}' "$1/api/health"); code=${body##*$'\n'}; body=${body%$'\n'*}
-  [ "$code" = 503 ] && grep -q '"code":"unavailable"' <<<"$body" || { echo "got $code: $body"; return 1; }
+json_error() { # URL STATUS CODE [CURL-ARGS...]: the contract's error body and Content-Type
+  local url=$1 want=$2 code=$3 out status ctype body; shift 3
+  out=$(curl -sk -D - -o "$T/body" "$@" "$url") || { echo "curl failed"; return 1; }
+  status=$(head -n 1 <<<"$out" | awk '{print $2}')
+  ctype=$(grep -i '^content-type:' <<<"$out" | tr -d '\r' | sed 's/^[^:]*: *//')
+  body=$(cat "$T/body")
+  [ "$status" = "$want" ] && [ "$ctype" = "application/json; charset=utf-8" ] &&
+    node -e 'const b = JSON.parse(process.argv[1]); if (b.error.code !== process.argv[2] || typeof b.error.message !== "string") process.exit(1)' "$body" "$code" ||
+    { echo "got $status ($ctype): $body"; return 1; }
 }
-check "Apache: API down gives 503 with the JSON error" api_down "https://127.0.0.1:$((AP_PORT + 1))"
-check "nginx: API down gives 503 with the JSON error" api_down "https://127.0.0.1:$((NG_PORT + 1))"
+check "Apache: API down gives 503 with the JSON error" json_error "https://127.0.0.1:$((AP_PORT + 1))/api/health" 503 unavailable
+check "nginx: API down gives 503 with the JSON error" json_error "https://127.0.0.1:$((NG_PORT + 1))/api/health" 503 unavailable
+check "local site: API down gives 503 with the JSON error" json_error "$LOCAL/api/health" 503 unavailable
+# An API that accepts and never answers: the web servers time out (3 s here).
+rm -f "$MESSAGING_API_SOCKET"
+node -e '
+  const net = require("net"), fs = require("fs");
+  const held = [];
+  const srv = net.createServer((c) => held.push(c));
+  srv.listen(process.argv[1], () => { fs.chmodSync(process.argv[1], 0o666); console.log("ready"); });
+  setTimeout(() => process.exit(0), 60000);' "$MESSAGING_API_SOCKET" >"$T/blackhole.out" 2>&1 &
+HOLE=$!; PIDS+=("$HOLE")
+for _ in $(seq 100); do grep -q ready "$T/blackhole.out" && break; sleep 0.1; done
+check "Apache: an API that does not answer gives 504 with the JSON error" json_error "https://127.0.0.1:$((AP_PORT + 1))/api/health" 504 unavailable
+check "nginx: an API that does not answer gives 504 with the JSON error" json_error "https://127.0.0.1:$((NG_PORT + 1))/api/health" 504 unavailable
+kill "$HOLE" 2>/dev/null
 
 # ------------------------------------------------------------------ make install
 echo "# make install"
@@ -344,6 +423,90 @@ manpages() {
   done
 }
 check "man pages render without warnings" manpages
+
+# ------------------------------------------------------------------ make deb
+echo "# make deb: the Debian package, installed, checked, purged; lintian"
+deb_build() {
+  env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$ROOT" --no-print-directory deb >"$T/log/deb.log" 2>&1 ||
+    { tail -n 30 "$T/log/deb.log"; return 1; }
+  ls "$ROOT"/build/deb/messaging-backend_*.deb >/dev/null 2>&1 || { echo "no .deb in build/deb/"; return 1; }
+}
+check "make deb builds a .deb with dpkg-buildpackage and debhelper" deb_build
+DEB=$(ls "$ROOT"/build/deb/messaging-backend_*.deb 2>/dev/null | head -n 1)
+deb_lintian() {
+  command -v lintian >/dev/null || apt_install lintian || { echo "lintian could not be installed"; return 1; }
+  local out; out=$(lintian --fail-on error "$DEB" 2>&1) || { echo "$out"; return 1; }
+  printf '%s\n' "$out" >>"$LOG"
+  if grep -q '^E: ' <<<"$out"; then echo "$out"; return 1; fi
+}
+deb_unowned() { # a file of the package that is on this machine but no package's: not ours to overwrite
+  local f
+  for f in /usr/bin/messaging-api /usr/bin/messaging-gateway /usr/bin/msgctl /etc/messaging/messaging.conf; do
+    [ -e "$f" ] && ! dpkg -S "$f" >/dev/null 2>&1 && { echo "$f"; return 0; }
+  done
+  return 1
+}
+deb_install() {
+  local made=0 rc
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null; as_root chmod 755 /usr/sbin/policy-rc.d; made=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "$DEB" </dev/null >"$T/log/deb-install.log" 2>&1
+  rc=$?
+  [ "$made" = 0 ] || as_root rm -f /usr/sbin/policy-rc.d
+  [ $rc = 0 ] || { tail -n 20 "$T/log/deb-install.log"; return 1; }
+  dpkg-query -W -f='${Status}' messaging-backend | grep -q 'install ok installed' || { echo "not installed"; return 1; }
+}
+deb_installed() {
+  local bad="" f
+  for f in /usr/bin/messaging-api /usr/bin/messaging-gateway /usr/bin/msgctl /usr/bin/msg-token /usr/share/messaging/scripts/migrate.sh; do
+    [ -x "$f" ] || bad+="missing or not executable: $f"$'\n'
+  done
+  for f in sql/*.sql; do [ -f "/usr/share/messaging/$f" ] || bad+="missing: /usr/share/messaging/$f"$'\n'; done
+  for f in /lib/systemd/system/messaging-api.socket /lib/systemd/system/messaging-api.service \
+           /lib/systemd/system/messaging-gateway@.service /usr/share/messaging/conf/nginx/messaging.conf \
+           /usr/share/messaging/conf/apache/messaging.conf /usr/share/messaging/web/index.html \
+           /usr/share/man/man1/messaging-api.1.gz /usr/share/man/man1/msgctl.1.gz /usr/share/doc/messaging-backend/copyright; do
+    [ -f "$f" ] || bad+="missing: $f"$'\n'
+  done
+  getent passwd messaging >/dev/null || bad+="no system user messaging"$'\n'
+  [ "$(stat -c '%U:%G %a' /etc/messaging/messaging.conf 2>/dev/null)" = "root:messaging 640" ] ||
+    bad+="/etc/messaging/messaging.conf: $(stat -c '%U:%G %a' /etc/messaging/messaging.conf 2>&1), expected root:messaging 640"$'\n'
+  dpkg-query -W -f='${Conffiles}\n' messaging-backend | grep -q '^ /etc/messaging/messaging.conf ' ||
+    bad+="/etc/messaging/messaging.conf is not a conffile"$'\n'
+  grep -q '^ExecStart=/usr/bin/messaging-api ' /lib/systemd/system/messaging-api.service || bad+="the unit does not name /usr/bin/messaging-api"$'\n'
+  ! systemctl is-enabled messaging-api.socket >/dev/null 2>&1 || bad+="messaging-api.socket was enabled on install"$'\n'
+  [ -z "$bad" ] || { printf '%s' "$bad"; return 1; }
+}
+deb_check_config() {
+  local out
+  out=$(env -i PATH=/usr/bin:/bin MESSAGING_DATABASE_URL=postgresql:///messaging MESSAGING_JWT_SECRET=$(openssl rand -hex 32) \
+        /usr/bin/messaging-api --config /etc/messaging/messaging.conf --check-config 2>&1) || { echo "$out"; return 1; }
+  grep -q '^jwt_secret = (set, hidden)$' <<<"$out" || { echo "$out"; return 1; }
+}
+deb_purge() {
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 purge -y -q messaging-backend </dev/null >"$T/log/deb-purge.log" 2>&1 ||
+    { tail -n 20 "$T/log/deb-purge.log"; return 1; }
+  local left=""
+  dpkg-query -W -f='${Status}' messaging-backend 2>/dev/null | grep -q 'installed' && left+="still installed"$'\n'
+  for f in /usr/bin/messaging-api /usr/bin/msgctl /usr/share/messaging /etc/messaging /lib/systemd/system/messaging-api.socket; do
+    [ -e "$f" ] && left+="left behind: $f"$'\n'
+  done
+  [ -z "$left" ] || { printf '%s' "$left"; return 1; }
+}
+if [ -n "$DEB" ]; then
+  check "lintian finds no error in the .deb" deb_lintian
+  if dpkg-query -W -f='${Status}' messaging-backend 2>/dev/null | grep -q 'ok installed'; then
+    skip "the .deb installs (messaging-backend is already installed on this machine: left alone)"
+  elif held=$(deb_unowned); then
+    skip "the .deb installs ($held exists and belongs to no package: not overwritten)"
+  elif check "apt-get install ./messaging-backend_*.deb" deb_install; [ "$(dpkg-query -W -f='${Status}' messaging-backend 2>/dev/null)" = "install ok installed" ]; then
+    check "the package holds the programs, sql/, units, sites, man pages; a system user; its config a conffile (root:messaging 0640); nothing enabled" deb_installed
+    check "the installed messaging-api --check-config" deb_check_config
+    check "the installed msgctl --help" /usr/bin/msgctl --help
+    check "apt-get purge leaves nothing behind" deb_purge
+  fi
+fi
 
 # ------------------------------------------------------------------ end
 rm -rf "$STAGE"

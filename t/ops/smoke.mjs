@@ -14,6 +14,8 @@
 // "smoke NAME: P passed, F failed"; exits 1 on any failure.
 import { createHmac, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import nodeHttp from 'node:http';
+import nodeHttps from 'node:https';
 import pg from 'pg';
 import { io } from 'socket.io-client';
 
@@ -27,7 +29,10 @@ let passed = 0, failed = 0;
 const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
 function token(sub, role) {
   const now = Math.floor(Date.now() / 1000);
-  const input = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub, role, iat: now, exp: now + 600 })}`;
+  // jti: two tokens of one user made in the same second differ (the web
+  // servers' rate limit counts per token).
+  const jti = randomBytes(8).toString('hex');
+  const input = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub, role, iat: now, exp: now + 600, jti })}`;
   return `${input}.${createHmac('sha256', SECRET).update(input).digest('base64url')}`;
 }
 
@@ -56,6 +61,37 @@ async function http(method, path, { tok, body, raw, headers = {} } = {}) {
   let json = null;
   try { json = JSON.parse(text); } catch { /* not JSON */ }
   return { status: res.status, headers: res.headers, text, json };
+}
+
+/** A request with node:http(s), byte for byte: methods fetch refuses (TRACE),
+ * paths it would normalise (%00), headers of any size. */
+function rawReq(method, path, headers = {}) {
+  const u = new URL(BASE);
+  const mod = u.protocol === 'https:' ? nodeHttps : nodeHttp;
+  return new Promise((resolve, reject) => {
+    const req = mod.request({ method, host: u.hostname, port: u.port, path, headers, agent: false, timeout: 10000 }, (res) => {
+      const parts = [];
+      res.on('data', (c) => parts.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(parts).toString('utf8');
+        let json = null;
+        try { json = JSON.parse(text); } catch { /* not JSON */ }
+        resolve({ status: res.statusCode, headers: res.headers, text, json });
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path.slice(0, 40)}: timeout`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+const JSON_CT = 'application/json; charset=utf-8';
+function assertJsonError(r, status, code, what) {
+  const ct = r.headers instanceof Headers ? r.headers.get('content-type') : r.headers['content-type'];
+  assert(r.status === status, `${what}: status ${r.status}, expected ${status}: ${r.text.slice(0, 120)}`);
+  assert(ct === JSON_CT, `${what}: Content-Type ${ct}`);
+  assert(r.json && r.json.error && r.json.error.code === code && typeof r.json.error.message === 'string',
+    `${what}: body ${r.text.slice(0, 160)}`);
 }
 
 function client(tok, opts = {}) {
@@ -133,6 +169,60 @@ await check('the web root is served', async () => {
   assert(r.status === 200, `GET /${f || ''}: ${r.status}`);
   if (f) assert(r.text === readFileSync(new URL(`../../web/${f}`, import.meta.url), 'utf8'), 'content differs');
 });
+
+// ---- errors the web server answers by itself: the contract's JSON too
+await check('TRACE: 405 with the JSON error and an Allow header', async () => {
+  const r = await rawReq('TRACE', '/api/messaging/conversations');
+  assertJsonError(r, 405, 'method_not_allowed', 'TRACE');
+  assert(r.headers.allow, 'no Allow header');
+});
+await check('a %00 in the path: 400 or 404 with the JSON error', async () => {
+  const r = await rawReq('GET', '/api/messaging/conversations/%00', { authorization: `Bearer ${tp}` });
+  if (r.status === 404) assertJsonError(r, 404, 'not_found', '%00');
+  else assertJsonError(r, 400, 'invalid_request', '%00');
+});
+await check('a malformed escape (%zz) in the path: 400 with the JSON error', async () => {
+  const r = await rawReq('GET', '/api/%zz');
+  assertJsonError(r, 400, 'invalid_request', '%zz');
+});
+await check('a URI of 20,000 bytes: 414 with the JSON error', async () => {
+  const r = await rawReq('GET', `/api/messaging/${'a'.repeat(20000)}`);
+  assertJsonError(r, 414, 'invalid_request', 'long URI');
+});
+await check('a header of 20,000 bytes: 431 (or 400) with the JSON error', async () => {
+  const r = await rawReq('GET', '/api/health', { 'x-big': 'a'.repeat(20000) });
+  assertJsonError(r, r.status === 400 ? 400 : 431, 'invalid_request', 'large header');
+});
+await check('a path nothing serves: 404 with the JSON error', async () => {
+  assertJsonError(await http('GET', `/nothing-here-${tag}`), 404, 'not_found', '/nothing-here');
+});
+await check('the demo page carries a CSP (frame-ancestors none), nosniff and DENY framing', async () => {
+  const r = await http('GET', '/');
+  const csp = r.headers.get('content-security-policy') || '';
+  assert(/frame-ancestors 'none'/.test(csp) && /default-src 'self'/.test(csp), `CSP: ${csp}`);
+  assert(r.headers.get('x-content-type-options') === 'nosniff', `nosniff: ${r.headers.get('x-content-type-options')}`);
+  assert(r.headers.get('x-frame-options') === 'DENY', `X-Frame-Options: ${r.headers.get('x-frame-options')}`);
+});
+if (process.env.OPS_RATE_LIMIT === '1') {
+  await check('REST per token: past the burst, 429 rate_limited with Retry-After; another token is not affected', async () => {
+    const tok = token(patient, 'patient');
+    const other = token(doctor, 'medecin');
+    const one = () => http('GET', '/api/messaging/unread-count', { tok });
+    const codes = [];
+    let limited = null;
+    // Bounded: 400 requests at most, 16 at a time.
+    for (let round = 0; round < 25 && !limited; round++) {
+      const rs = await Promise.all(Array.from({ length: 16 }, one));
+      for (const r of rs) { codes.push(r.status); if (r.status === 429 && !limited) limited = r; }
+    }
+    assert(limited, `no 429 in ${codes.length} requests`);
+    assertJsonError(limited, 429, 'rate_limited', '429');
+    assert(/^\d+$/.test(limited.headers.get('retry-after') || ''), `Retry-After: ${limited.headers.get('retry-after')}`);
+    assert(codes.filter((c) => c === 200).length >= 100, `the burst of 100 was not served: ${codes.filter((c) => c === 200).length} of 200`);
+    const o = await http('GET', '/api/messaging/unread-count', { tok: other });
+    assert(o.status === 200, `another token: ${o.status}`);
+  });
+}
 
 // ---- Socket.IO through the web server
 const wsSock = client(tp, { transports: ['websocket'] });
@@ -221,9 +311,13 @@ if (process.env.OPS_API_PID) {
     let stop = false, ok = 0;
     const errors = [];
     const loop = async () => {
-      while (!stop) {
+      // A fresh token every 80 requests: each stays within the burst of the
+      // web server's rate limit per token.
+      let own = null;
+      for (let n = 0; !stop; n++) {
+        if (n % 80 === 0) own = token(patient, 'patient');
         try {
-          const r = await http('GET', '/api/messaging/unread-count', { tok: tp });
+          const r = await http('GET', '/api/messaging/unread-count', { tok: own });
           if (r.status === 200) ok++; else errors.push(`${r.status} ${r.text.slice(0, 80)}`);
         } catch (e) { errors.push(e.cause ? e.cause.code || e.cause.message : e.message); }
       }

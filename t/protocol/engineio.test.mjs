@@ -1,7 +1,9 @@
 // Engine.IO v4 behaviour of the /engine.io/ echo server, one test per rule.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { get, handshake, openWs, raw, sleep } from "./helpers.mjs";
+import http from "node:http";
+import WebSocket from "ws";
+import { PORT, WS, get, handshake, openWs, raw, sleep } from "./helpers.mjs";
 
 const P = "/engine.io/?EIO=4&transport=polling";
 
@@ -202,5 +204,110 @@ test("hardening: oversized headers and unknown paths", async () => {
   const big = await raw(`GET ${P} HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(9000)}\r\n\r\n`);
   assert.ok(!/200 OK/.test(big.data));
   assert.equal((await get("/nowhere")).status, 404);
+  assert.equal((await get(P)).status, 200);
+});
+
+// Origins (eio_http.c): with no CORS origins configured, same origin only.
+// --test-hooks serves /same-origin/ (no CORS origins) and /listed-origin/
+// (http://allowed.example); /engine.io/ allows any ("*").
+function request(path, { method = "GET", headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    if (body !== undefined) headers = { "Content-Length": Buffer.byteLength(body), ...headers };
+    const r = http.request({ host: "127.0.0.1", port: PORT, path, method, headers, agent: false }, (res) => {
+      let data = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => { data += d; });
+      res.on("end", () => resolve({ status: res.statusCode, body: data, headers: res.headers }));
+    });
+    r.on("error", reject);
+    if (body) r.write(body);
+    r.end();
+  });
+}
+const FORBIDDEN = { code: 4, message: "Forbidden" };
+const self = `127.0.0.1:${PORT}`;
+
+// Resolves with "open" or the HTTP status of a refused handshake.
+function wsOutcome(path, headers) {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(WS + path, { headers });
+    ws.on("open", () => { ws.terminate(); resolve("open"); });
+    ws.on("unexpected-response", (req, res) => {
+      let data = "";
+      res.on("data", (d) => { data += d; });
+      res.on("end", () => { resolve({ status: res.statusCode, body: data }); ws.terminate(); });
+    });
+    ws.on("error", () => resolve("error"));
+  });
+}
+
+test("origin: no CORS origins configured: requests without Origin or from the same origin only", async () => {
+  const S = "/same-origin/?EIO=4&transport=polling";
+  assert.equal((await request(S)).status, 200, "no Origin: not a browser's cross-origin request");
+  const same = await request(S, { headers: { Origin: `http://${self}` } });
+  assert.equal(same.status, 200);
+  assert.equal(same.headers["access-control-allow-origin"], undefined, "no CORS headers without CORS origins");
+  // Behind a proxy that forwards only the host name (nginx's $host).
+  assert.equal((await request(S, { headers: { Host: "chat.example", Origin: "https://chat.example:8443" } })).status, 200);
+  assert.equal((await request(S, { headers: { Host: "Chat.Example", Origin: "https://chat.example" } })).status, 200);
+  assert.equal((await request(S, { headers: { Host: "chat.example:443", Origin: "https://chat.example" } })).status, 200);
+  assert.equal((await request(S, { headers: { Host: "[::1]:8080", Origin: "http://[::1]:8080" } })).status, 200);
+  for (const [host, origin] of [
+    [self, "http://evil.example"],
+    [self, `http://127.0.0.1:${PORT + 1}`],    // same host, another port
+    [self, "null"],                              // sandboxed frame, file:
+    [self, `ws://${self}`],                      // not a web origin
+    [self, `http://${self}/path`],
+    ["chat.example", "https://chat.example.evil.example"],
+    ["chat.example:443", "http://chat.example"], // the scheme's port is 80
+    ["chat.example", "https://user@chat.example"],
+  ]) {
+    const r = await request(S, { headers: { Host: host, Origin: origin } });
+    assert.equal(r.status, 403, `${host} / ${origin}`);
+    assert.deepEqual(JSON.parse(r.body), FORBIDDEN);
+  }
+  // An open session refuses a foreign origin too.
+  const o = await request(S);
+  const sid = JSON.parse(o.body.substring(1)).sid;
+  const post = await request(`${S}&sid=${sid}`, { method: "POST", headers: { Origin: "http://evil.example" }, body: "4x" });
+  assert.equal(post.status, 403);
+  assert.equal((await request(`${S}&sid=${sid}`, { method: "POST", body: "4x" })).status, 200, "the session is unharmed");
+  // WebSocket: 403 with the Engine.IO error, before any upgrade.
+  const W = "/same-origin/?EIO=4&transport=websocket";
+  const refused = await wsOutcome(W, { Origin: "http://evil.example" });
+  assert.equal(refused.status, 403);
+  assert.deepEqual(JSON.parse(refused.body), FORBIDDEN);
+  assert.equal(await wsOutcome(W, { Origin: `http://${self}` }), "open");
+  assert.equal(await wsOutcome(W, {}), "open");
+  // The probe of an upgrade from a foreign page: refused the same way.
+  assert.equal((await wsOutcome(`${W}&sid=${sid}`, { Origin: "http://evil.example" })).status, 403);
+});
+
+test("origin: listed origins besides the same origin; '*' for any (the conformance paths)", async () => {
+  const L = "/listed-origin/?EIO=4&transport=polling";
+  const ok = await request(L, { headers: { Origin: "http://allowed.example" } });
+  assert.equal(ok.status, 200);
+  assert.equal(ok.headers["access-control-allow-origin"], "http://allowed.example");
+  assert.equal(ok.headers["access-control-allow-credentials"], "true");
+  assert.equal((await request(L, { headers: { Origin: `http://${self}` } })).status, 200);
+  assert.equal((await request(L, { headers: { Origin: "http://evil.example" } })).status, 403);
+  assert.equal((await wsOutcome("/listed-origin/?EIO=4&transport=websocket", { Origin: "http://evil.example" })).status, 403);
+  assert.equal(await wsOutcome("/listed-origin/?EIO=4&transport=websocket", { Origin: "http://allowed.example" }), "open");
+  // The suites' servers keep CORS for any origin.
+  for (const p of ["/engine.io/", "/socket.io/"]) {
+    const r = await request(`${p}?EIO=4&transport=polling`, { headers: { Origin: "http://evil.example" } });
+    assert.equal(r.status, 200, p);
+    assert.equal(r.headers["access-control-allow-origin"], "*");
+    assert.equal(await wsOutcome(`${p}?EIO=4&transport=websocket`, { Origin: "null" }), "open", p);
+  }
+});
+
+test("websocket: an upgrade on a path that is not an Engine.IO server is refused", async () => {
+  for (const p of ["/nowhere", "/", "/engine.iox/"]) {
+    const r = await raw(`GET ${p}?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n`
+      + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+    assert.ok(r.closed, p);
+    assert.ok(!/101 Switching/.test(r.data), p);
+  }
   assert.equal((await get(P)).status, 200);
 });

@@ -21,8 +21,10 @@ export async function handshake(base = "/engine.io/") {
 }
 
 // A WebSocket whose messages queue up, so that none is lost between awaits.
-export function openWs(url) {
-  const ws = new WebSocket(WS + url);
+// opts: the ws library's (headers, protocols via opts.protocols...).
+export function openWs(url, opts = {}) {
+  const { protocols, ...wsOpts } = opts;
+  const ws = new WebSocket(WS + url, protocols, wsOpts);
   ws.binaryType = "nodebuffer";
   const queue = [];
   const waiters = [];

@@ -160,3 +160,62 @@ test("send queue cap: a client that cannot keep up is disconnected", async () =>
   c.send('42["flood",2000,1000]');
   await c.closedP(5000);
 });
+
+// One JSON parser for every input (shared/validate.c): what REST refuses,
+// a packet cannot carry either.
+test("JSON rules of the one parser: lone surrogates, json-c extensions, depth", async () => {
+  // A surrogate pair is one character: echoed as such.
+  let c = await connected();
+  c.send('42["message","\\ud83d\\ude00 \\u00e9"]');
+  assert.equal(await c.nextNonPing(), '42["message-back","😀 é"]');
+  // Whitespace around the data, as JSON.parse takes it.
+  c.send('42 ["message",1] ');
+  assert.equal(await c.nextNonPing(), '42["message-back",1]');
+  // 31 arrays around a value (the array of arguments included): 32 levels
+  // as json-c counts, the limit (shared/msg_limits.h), accepted.
+  const deep = (n) => "[".repeat(n - 1) + "1" + "]".repeat(n - 1);
+  c.send(`42["message",${deep(31)}]`);
+  assert.equal(await c.nextNonPing(), `42["message-back",${deep(31)}]`);
+  c.close();
+  const refused = [
+    '42["message","\\ud800"]',        // lone high surrogate
+    '42["message","a\\udc00b"]',      // lone low surrogate
+    '42["message","\\ud800\\u0041"]', // high surrogate without its low half
+    '42["message",{"\\ud83d":1}]',    // in a key
+    '42456["message-with-ack","\\udfff"]',
+    "42[\"message\",'single']",       // json-c extensions that JSON has not
+    '42["message",NaN]',
+    '42["message",1,]',
+    `42["message",${deep(32)}]`,      // one level more
+  ];
+  for (const f of refused) {
+    c = await connected();
+    c.send(f);
+    await c.closedP().catch((e) => { throw new Error(`${f}: ${e.message}`); });
+  }
+});
+
+// eio_http.c keeps the handshake's query and captured headers as
+// NUL-separated pairs: an empty parameter name used to end the query section
+// early, so that later pairs were read as headers.
+test("handshake data: a query parameter with an empty name is ignored, not read as a header", async () => {
+  const c = openWs("/socket.io/?EIO=4&transport=websocket&=authorization&Bearer%20forged=1&=&token=abc&x=1");
+  await c.next();
+  c.send("40");
+  assert.ok((await c.nextNonPing()).startsWith("40"));
+  await c.nextNonPing(); // auth
+  c.send('421["handshake-data","token","authorization"]');
+  assert.equal(await c.nextNonPing(), '431["abc",null]');
+  c.send('422["handshake-data","x","x-test"]');
+  assert.equal(await c.nextNonPing(), '432["1",null]');
+  c.close();
+  // A real header is still captured, whatever the query holds.
+  const h = openWs("/socket.io/?EIO=4&transport=websocket&=x&=", { headers: { "X-Test": "hello" } });
+  await h.next();
+  h.send("40");
+  assert.ok((await h.nextNonPing()).startsWith("40"));
+  await h.nextNonPing();
+  h.send('423["handshake-data","","x-test"]');
+  assert.equal(await h.nextNonPing(), '433[null,"hello"]');
+  h.close();
+});

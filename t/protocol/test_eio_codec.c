@@ -4,26 +4,75 @@
 #include <string.h>
 
 #include "engineio/eio_codec.h"
+#include "engineio/eio_internal.h"
 #include "tap.h"
 
 #define S(x) (const uint8_t *)(x), sizeof(x) - 1
 
+/* UTF-8 is checked by shared/validate.c's msg_utf8_valid() (its own unit
+ * tests are in t/unit/test_validate.c): here, that the codecs use it. */
 static void test_utf8(void)
 {
-	CHECK(eio_utf8_valid(S("hello")));
-	CHECK(eio_utf8_valid(S("")));
-	CHECK(eio_utf8_valid(S("\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80")));
-	CHECK(eio_utf8_valid(S("\xf4\x8f\xbf\xbf"))); /* U+10FFFF */
-	CHECK(!eio_utf8_valid(S("\xc0\x80")));	 /* overlong NUL */
-	CHECK(!eio_utf8_valid(S("\xe0\x80\x80"))); /* overlong */
-	CHECK(!eio_utf8_valid(S("\xf0\x80\x80\x80")));
-	CHECK(!eio_utf8_valid(S("\xed\xa0\x80"))); /* surrogate */
-	CHECK(!eio_utf8_valid(S("\xf4\x90\x80\x80"))); /* > U+10FFFF */
-	CHECK(!eio_utf8_valid(S("\xe2\x82")));	 /* truncated */
-	CHECK(!eio_utf8_valid(S("\x80")));	 /* lone continuation */
-	CHECK(!eio_utf8_valid(S("\xf5\x80\x80\x80")));
-	CHECK(!eio_utf8_valid(S("\xff")));
-	CHECK(!eio_utf8_valid(S("ok\xc3")));
+	static const char *const bad[] = {
+		"4\xc0\x80",	       /* overlong NUL */
+		"4\xe0\x80\x80",     /* overlong */
+		"4\xf0\x80\x80\x80",
+		"4\xed\xa0\x80",     /* surrogate */
+		"4\xf4\x90\x80\x80", /* > U+10FFFF */
+		"4\xe2\x82",	       /* truncated */
+		"4\x80",	       /* lone continuation */
+		"4\xf5\x80\x80\x80", "4\xff", "4ok\xc3",
+	};
+	eio_packet p, *pk;
+	size_t n;
+	char buf[16];
+
+	CHECK(eio_packet_decode(S("4\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), 0, 100, &p) == EIO_OK);
+	CHECK(eio_packet_decode(S("4\xf4\x8f\xbf\xbf"), 0, 100, &p) == EIO_OK); /* U+10FFFF */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK(eio_packet_decode((const uint8_t *)bad[i], strlen(bad[i]), 0, 100, &p) ==
+		      EIO_EBADPACKET);
+		strcpy(buf, bad[i]);
+		CHECK(eio_payload_decode((uint8_t *)buf, strlen(buf), 100, 10, &pk, &n) ==
+		      EIO_EBADPACKET);
+	}
+	/* binary frames are bytes, not text */
+	CHECK(eio_packet_decode(S("\xff\xfe"), 1, 100, &p) == EIO_OK);
+}
+
+/* The same-origin rule of eio_http.c (Origin against the Host header). */
+static void test_same_origin(void)
+{
+	CHECK(eio_http_same_origin("http://127.0.0.1:3000", "127.0.0.1:3000"));
+	CHECK(eio_http_same_origin("https://chat.example", "chat.example"));
+	CHECK(eio_http_same_origin("https://chat.example", "chat.example:443"));
+	CHECK(eio_http_same_origin("http://chat.example", "chat.example:80"));
+	CHECK(eio_http_same_origin("HTTPS://Chat.Example", "chat.example"));
+	CHECK(eio_http_same_origin("http://localhost:8080", "localhost")); /* nginx $host */
+	CHECK(eio_http_same_origin("http://[::1]:8080", "[::1]:8080"));
+	CHECK(eio_http_same_origin("http://[::1]", "[::1]"));
+	CHECK(!eio_http_same_origin("http://localhost:8080", "localhost:5001"));
+	CHECK(!eio_http_same_origin("https://chat.example", "chat.example:80"));
+	CHECK(!eio_http_same_origin("http://chat.example", "chat.example:443"));
+	CHECK(!eio_http_same_origin("http://evil.example", "chat.example"));
+	CHECK(!eio_http_same_origin("http://chat.example.evil", "chat.example"));
+	CHECK(!eio_http_same_origin("http://chat.exampl", "chat.example"));
+	CHECK(!eio_http_same_origin("null", "chat.example"));
+	CHECK(!eio_http_same_origin("file://", "chat.example"));
+	CHECK(!eio_http_same_origin("ws://chat.example", "chat.example"));
+	CHECK(!eio_http_same_origin("http://chat.example/", "chat.example"));
+	CHECK(!eio_http_same_origin("http://u@chat.example", "chat.example"));
+	CHECK(!eio_http_same_origin("http://", ""));
+	CHECK(!eio_http_same_origin("http://:80", ":80"));
+	CHECK(!eio_http_same_origin("http://a:1:2", "a:1:2"));
+	CHECK(!eio_http_same_origin("http://[::1", "[::1"));
+	CHECK(!eio_http_same_origin(NULL, "chat.example"));
+	CHECK(!eio_http_same_origin("http://chat.example", NULL));
+	char big[600];
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(big, "http://", 7);
+	CHECK(!eio_http_same_origin(big, big + 7));
 }
 
 static void test_base64(void)
@@ -152,6 +201,7 @@ static void test_payload_encode(void)
 int main(void)
 {
 	test_utf8();
+	test_same_origin();
 	test_base64();
 	test_packet();
 	test_payload();

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "msg_limits.h"
 #include "socketio/sio_codec.h"
 #include "tap.h"
 
@@ -175,6 +176,64 @@ static void test_hostile(void)
 	CHECK(sio_packet_decode("2[\"a\"]\0x", 8, NULL, &p) == SIO_EBADPACKET);
 }
 
+/* "2[\"x\",[[...1]]]": an EVENT whose data has `levels` arrays around a
+ * number, that is levels + 1 levels as json-c counts. */
+static int rc_depth(int levels)
+{
+	char *s = malloc(2 * (size_t)levels + 16);
+	size_t o;
+	int r;
+
+	strcpy(s, "2[\"x\",");
+	o = strlen(s);
+	for (int i = 1; i < levels; i++)
+		s[o++] = '[';
+	s[o++] = '1';
+	for (int i = 1; i < levels; i++)
+		s[o++] = ']';
+	s[o++] = ']';
+	s[o] = '\0';
+	r = rc_of(s);
+	free(s);
+	return r;
+}
+
+/* The data goes through shared/validate.c's msg_json_parse(): the REST
+ * bodies' rules, one depth limit, lone surrogates refused (no longer
+ * rewritten to \u0000 for the application to refuse). */
+static void test_one_parser(void)
+{
+	sio_packet p;
+
+	CHECK(rc_depth(MSG_JSON_MAX_DEPTH - 1) == SIO_OK);
+	CHECK(rc_depth(MSG_JSON_MAX_DEPTH) == SIO_EBADPACKET);
+	CHECK(rc_of("2[\"x\",\"\\ud800\"]") == SIO_EBADPACKET);
+	CHECK(rc_of("2[\"x\",\"\\udc00\"]") == SIO_EBADPACKET);
+	CHECK(rc_of("2[\"x\",\"\\ud800\\u0041\"]") == SIO_EBADPACKET);
+	CHECK(rc_of("2[\"x\",\"\\ud800x\"]") == SIO_EBADPACKET);
+	CHECK(rc_of("2[\"x\",{\"\\udbff\":1}]") == SIO_EBADPACKET);
+	CHECK(rc_of("0{\"token\":\"\\ud800\"}") == SIO_EBADPACKET);
+	CHECK(rc_of("3/custom,7[\"\\udfff\"]") == SIO_EBADPACKET);
+	/* a pair is one character, in UTF-8 after decoding */
+	CHECK(dec("2[\"x\",\"\\ud83d\\ude00\"]", &p) == SIO_OK);
+	CHECK(!strcmp(json_object_get_string(json_object_array_get_idx(p.data, 1)),
+		      "\xf0\x9f\x98\x80"));
+	sio_packet_clear(&p);
+	/* raw (unescaped) surrogates and bad UTF-8: refused as before */
+	CHECK(rc_of("2[\"x\",\"\xed\xa0\x80\"]") == SIO_EBADPACKET);
+	CHECK(rc_of("2/\xff,[\"x\"]") == SIO_EBADPACKET);
+	/* JSON only: json-c's extensions are not */
+	CHECK(rc_of("2[\"x\",'y']") == SIO_EBADPACKET);
+	CHECK(rc_of("2[\"x\",NaN]") == SIO_EBADPACKET);
+	CHECK(rc_of("2[\"x\",Infinity]") == SIO_EBADPACKET);
+	CHECK(rc_of("2[\"x\",1,]") == SIO_EBADPACKET);
+	CHECK(rc_of("2[\"x\",\"a\tb\"]") == SIO_EBADPACKET); /* raw control character */
+	CHECK(rc_of("2null") == SIO_EBADPACKET);
+	/* white space around the data, as JSON.parse allows */
+	CHECK(rc_of("2 [\"x\"] ") == SIO_OK);
+	CHECK(rc_of("2[\"x\"]\n") == SIO_OK);
+}
+
 static void test_encode(void)
 {
 	size_t len;
@@ -221,6 +280,7 @@ int main(void)
 	test_ack();
 	test_binary();
 	test_hostile();
+	test_one_parser();
 	test_encode();
 	return tap_done("test_sio_codec");
 }

@@ -351,3 +351,24 @@ SELECT pg_temp.is(messaging.prune_events(interval '-1 day')::text, '0', 'prune_e
 SELECT pg_temp.ok(messaging.prune_events(interval '3650 days') >= 1, 'prune_events: returns the number deleted');
 SELECT pg_temp.is((SELECT count(*)::text FROM messaging.events WHERE id = :evold), '0', 'prune_events: old event gone');
 SELECT pg_temp.is((SELECT count(*)::text FROM messaging.events WHERE id = :evlast), '1', 'prune_events: recent event kept');
+
+-- ---------------------------------------------------------------- sessions: a pid belongs to its user (022)
+CREATE FUNCTION pg_temp.sqlstate(q text) RETURNS text LANGUAGE plpgsql AS
+$$ BEGIN EXECUTE q; RETURN NULL; EXCEPTION WHEN others THEN RETURN SQLSTATE || ' ' || SQLERRM; END $$;
+SELECT 'sqltest-' || :'tag' || '-pid' AS spid \gset
+SELECT messaging.session_open(:'spid', :p1, 'test-instance-a');
+SELECT pg_temp.is((SELECT user_id || ' ' || instance || ' ' || (disconnected_at IS NULL) FROM messaging.sessions WHERE pid = :'spid'),
+  :'p1' || ' test-instance-a true', 'session_open: opens a session for its user');
+SELECT messaging.session_join(:'spid', :c1);
+SELECT messaging.session_close_log(:'spid', '{}', '{}');
+SELECT messaging.session_open(:'spid', :p1, 'test-instance-b');
+SELECT pg_temp.is((SELECT instance || ' ' || (disconnected_at IS NULL) || ' ' || rooms::text FROM messaging.sessions WHERE pid = :'spid'),
+  'test-instance-b true {' || :'c1' || '}', 'session_open: the same user re-opens it (instance, connected, rooms kept)');
+SELECT messaging.session_close_log(:'spid', '{}', '{}');
+SELECT pg_temp.is(pg_temp.sqlstate(format('SELECT messaging.session_open(%L, %s, %L)', :'spid', :p2, 'test-instance-c')),
+  '23505 session pid belongs to another user', 'session_open: a pid of another user is refused (unique_violation)');
+SELECT pg_temp.is((SELECT user_id || ' ' || instance || ' ' || (disconnected_at IS NOT NULL) FROM messaging.sessions WHERE pid = :'spid'),
+  :'p1' || ' test-instance-b true', 'session_open: a refused open leaves the session as it was');
+SELECT pg_temp.is((SELECT count(*)::text FROM messaging.session_restore(:'spid', :p2, 120000, 'test-instance-c')), '0',
+  'session_restore: another user cannot restore it either');
+DELETE FROM messaging.sessions WHERE pid = :'spid';

@@ -18,6 +18,69 @@ static char *write_conf(const char *text)
     return path;
 }
 
+static int load(const char *text, struct msg_config *cfg, char *err, size_t n);
+
+/* A key file of n bytes: fill repeated, then tail at its very end. */
+static void write_key(const char *path, size_t n, char fill, const char *tail)
+{
+    FILE *f = fopen(path, "wb");
+    size_t tl = tail ? strlen(tail) : 0;
+    for (size_t i = 0; i + tl < n; i++)
+        fputc(fill, f);
+    if (tail)
+        fputs(tail, f);
+    fclose(f);
+}
+
+/* jwt_public_key_file: read with a bound, searched as bytes (the buffer of
+ * its largest size is not a C string until terminated). */
+static void test_key_file(void)
+{
+    struct msg_config cfg;
+    char err[512], text[512], key[64];
+    snprintf(key, sizeof key, "/tmp/msg-key-XXXXXX");
+    int fd = mkstemp(key);
+    close(fd);
+    snprintf(text, sizeof text, "jwt_algorithm = RS256\njwt_public_key_file = %s\n", key);
+
+    /* Exactly the largest size, no PEM marker: refused, nothing read past it. */
+    write_key(key, MSG_KEY_FILE_MAX, 'A', NULL);
+    CHECK(load(text, &cfg, err, sizeof err) == -1 && strstr(err, "not a PEM public key"));
+    msg_config_free(&cfg);
+    /* The marker in its last bytes: found. */
+    write_key(key, MSG_KEY_FILE_MAX, 'A', "\n-----BEGIN");
+    CHECK(load(text, &cfg, err, sizeof err) == 0 && cfg.jwt_public_key_len == MSG_KEY_FILE_MAX &&
+          cfg.jwt_public_key[MSG_KEY_FILE_MAX] == '\0');
+    msg_config_free(&cfg);
+    /* One byte more: too long. */
+    write_key(key, MSG_KEY_FILE_MAX + 1, 'A', "\n-----BEGIN");
+    CHECK(load(text, &cfg, err, sizeof err) == -1 && strstr(err, "not a PEM public key"));
+    msg_config_free(&cfg);
+    /* A NUL inside: not a PEM text. */
+    write_key(key, 100, '\0', "-----BEGIN PUBLIC KEY-----\n");
+    CHECK(load(text, &cfg, err, sizeof err) == -1);
+    msg_config_free(&cfg);
+    /* A short file after a long one: only its own bytes count, not what
+     * an earlier read left in the buffer. */
+    write_key(key, 200, 'X', "\n-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n");
+    CHECK(load(text, &cfg, err, sizeof err) == 0);
+    msg_config_free(&cfg);
+    write_key(key, 4, 'A', NULL);
+    CHECK(load(text, &cfg, err, sizeof err) == -1 && strstr(err, "not a PEM public key"));
+    msg_config_free(&cfg);
+    /* Empty. */
+    write_key(key, 0, 'A', NULL);
+    CHECK(load(text, &cfg, err, sizeof err) == -1);
+    msg_config_free(&cfg);
+    /* A small PEM: its text, terminated. */
+    const char pem[] = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n";
+    write_key(key, strlen(pem), 'A', pem);
+    CHECK(load(text, &cfg, err, sizeof err) == 0 && cfg.jwt_public_key_len == strlen(pem));
+    CHECK_STR(cfg.jwt_public_key, pem);
+    msg_config_free(&cfg);
+    unlink(key);
+}
+
 static int load(const char *text, struct msg_config *cfg, char *err, size_t n)
 {
     char *p = write_conf(text);
@@ -89,6 +152,37 @@ int main(void)
     /* A missing file is an error, not silently the defaults. */
     CHECK(msg_config_load(&cfg, "/nonexistent/messaging.conf", 0, err, sizeof err) == -1 && strstr(err, "cannot read"));
     msg_config_free(&cfg);
+
+    /* Security keys: their defaults and bounds. */
+    snprintf(text, sizeof text, "jwt_secret = %s\n", SECRET);
+    setenv("MESSAGING_DATABASE_URL", "postgresql:///y", 1);
+    CHECK(load(text, &cfg, err, sizeof err) == 0 && cfg.jwt_max_ttl == 86400 && cfg.db_connect_timeout_s == 5 &&
+          cfg.db_statement_timeout_ms == 10000);
+    CHECK_STR(cfg.api_socket_mode, "0660");
+    CHECK_STR(cfg.api_socket_group, "");
+    msg_config_free(&cfg);
+    const char *bad_keys[] = {"jwt_max_ttl = 59", "jwt_max_ttl = 31536001", "db_connect_timeout_s = 1",
+                              "db_statement_timeout_ms = -1", "api_socket_mode = 0666", "api_socket_mode = 0662",
+                              "api_socket_mode = 660x", "api_socket_mode = 01660", "api_socket_mode = rw"};
+    for (size_t i = 0; i < sizeof bad_keys / sizeof bad_keys[0]; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(bad_keys[i], " "), bad_keys[i]);
+        snprintf(text, sizeof text, "jwt_secret = %s\n%s\n", SECRET, bad_keys[i]);
+        int rc = load(text, &cfg, err, sizeof err);
+        CHECK(rc == -1 && strstr(err, name));
+        if (rc == 0)
+            fprintf(stderr, "accepted: %s\n", bad_keys[i]);
+        msg_config_free(&cfg);
+    }
+    snprintf(text, sizeof text, "jwt_secret = %s\napi_socket_mode = 0600\napi_socket_group = www-data\n"
+                                "db_statement_timeout_ms = 0\njwt_max_ttl = 900\n", SECRET);
+    CHECK(load(text, &cfg, err, sizeof err) == 0 && cfg.db_statement_timeout_ms == 0 && cfg.jwt_max_ttl == 900);
+    CHECK_STR(cfg.api_socket_group, "www-data");
+    unsigned mode = 0;
+    CHECK(msg_config_socket_mode(cfg.api_socket_mode, &mode) == 0 && mode == 0600);
+    msg_config_free(&cfg);
+    test_key_file();
+    unsetenv("MESSAGING_DATABASE_URL");
 
     /* The tools that never connect do not need a database. */
     unsetenv("MESSAGING_DATABASE_URL");

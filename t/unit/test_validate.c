@@ -74,6 +74,59 @@ static void test_json(void)
     json_object_put(o);
 }
 
+/* The one depth limit (shared/msg_limits.h), counted as json-c counts:
+ * n arrays around a value are n + 1 levels. */
+static void test_json_depth(void)
+{
+    struct msg_error e;
+    char s[2 * MSG_JSON_MAX_DEPTH + 8];
+    for (int arrays = MSG_JSON_MAX_DEPTH - 2; arrays <= MSG_JSON_MAX_DEPTH; arrays++) {
+        size_t o = 0;
+        for (int i = 0; i < arrays; i++)
+            s[o++] = '[';
+        s[o++] = '1';
+        for (int i = 0; i < arrays; i++)
+            s[o++] = ']';
+        json_object *x = msg_json_parse(s, o, &e);
+        CHECK((x != NULL) == (arrays + 1 <= MSG_JSON_MAX_DEPTH));
+        if (!x)
+            CHECK(e.code == MSG_INVALID_REQUEST && strcmp(e.message, "JSON nested too deeply") == 0);
+        json_object_put(x);
+    }
+    /* Lone surrogates in keys too, and after an escaped backslash the
+     * scan is not fooled ("\\ud800" is a backslash, then "ud800"). */
+    const char *key = "{\"\\ud800\":1}", *escaped = "\"\\\\ud800\"";
+    CHECK(msg_json_parse(key, strlen(key), &e) == NULL);
+    json_object *o = msg_json_parse(escaped, strlen(escaped), &e);
+    CHECK(o && strcmp(json_object_get_string(o), "\\ud800") == 0);
+    json_object_put(o);
+}
+
+static void test_hex(void)
+{
+    const char *digits = "0123456789abcdefABCDEF";
+    const int values[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 10, 11, 12, 13, 14, 15};
+    int wrong = 0;
+    for (int i = 0; digits[i]; i++)
+        wrong += msg_hex_digit((unsigned char)digits[i]) != values[i];
+    CHECK(wrong == 0);
+    wrong = 0;
+    for (int c = 0; c < 256; c++)
+        if (!strchr(digits, c) || c == 0)
+            wrong += msg_hex_digit(c) != -1;
+    CHECK(wrong == 0); /* every other byte is no digit */
+    CHECK(msg_hex_digit(-1) == -1);
+    /* Its two users: JSON escapes and percent-decoding. */
+    struct msg_error e;
+    json_object *o = msg_json_parse("\"\\u00E9\\u00e9\"", 14, &e);
+    CHECK(o && strcmp(json_object_get_string(o), "\xc3\xa9\xc3\xa9") == 0);
+    json_object_put(o);
+    char buf[16];
+    CHECK(msg_query_get("q=%C3%a9", "q", buf, sizeof buf) == 1 && strcmp(buf, "\xc3\xa9") == 0);
+    CHECK(msg_query_get("q=%g1", "q", buf, sizeof buf) == -1);
+    CHECK(msg_query_get("q=%1", "q", buf, sizeof buf) == -1);
+}
+
 static void test_ids(void)
 {
     int id = 0;
@@ -158,6 +211,8 @@ int main(void)
 {
     test_utf8();
     test_json();
+    test_json_depth();
+    test_hex();
     test_ids();
     test_query();
     test_bearer();

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 
 #include "bus.h"
 #include "gateway.h"
@@ -21,6 +22,90 @@
 
 #define CATCHUP_LIMIT 2000  /* events per read; more: read again */
 #define NET_LIMIT 20000     /* ids per safety-net read */
+
+/* ---------------------------------------------------------------- holding */
+/* Where a room starts: its conversation's newest event id, read on the
+ * delivery connection before any later read of its events. */
+
+struct cursor_ctx {
+    struct gateway *g;
+    int conv;
+};
+
+static void cursor_read(void *arg, PGresult *res)
+{
+    struct cursor_ctx *x = arg;
+    struct gateway *g = x->g;
+    struct gw_conv *cv = gw_conv_get(g, x->conv);
+    free(x);
+    if (!cv)
+        return;
+    cv->cursor_inflight = 0;
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+        return; /* still pending: the timer asks again */
+    cv->cursor = atoll(PQgetvalue(res, 0, 0));
+    cv->state = CONV_READY;
+    /* Anything that rang while we did not know where to start. */
+    if (cv->missed) {
+        cv->missed = 0;
+        gw_catch_up_conv(g, cv->id);
+    }
+}
+
+void gw_ask_cursor(struct gateway *g, struct gw_conv *cv)
+{
+    struct cursor_ctx *x = malloc(sizeof *x);
+    if (!x)
+        return;
+    x->g = g;
+    x->conv = cv->id;
+    char id[16];
+    snprintf(id, sizeof id, "%d", cv->id);
+    const char *params[] = {id};
+    if (pgc_op(g->listen, MSG_OP_CONVERSATION_CURSOR, params, cursor_read, x) < 0) {
+        free(x); /* retried by the timer */
+        return;
+    }
+    cv->cursor_inflight = 1;
+}
+
+void gw_hold(struct gateway *g, int conv)
+{
+    if (gw_conv_get(g, conv))
+        return;
+    struct gw_conv *cv = calloc(1, sizeof *cv);
+    if (!cv || imap_put(&g->convs, conv, (intptr_t)cv) < 0) {
+        free(cv);
+        return;
+    }
+    cv->id = conv;
+    cv->state = CONV_PENDING;
+    gw_ask_cursor(g, cv);
+}
+
+void gw_ask_pending_cursors(struct gateway *g)
+{
+    size_t i = 0;
+    int id;
+    intptr_t v;
+    while (imap_next(&g->convs, &i, &id, &v)) {
+        struct gw_conv *cv = (struct gw_conv *)v;
+        if (cv->state == CONV_PENDING && !cv->cursor_inflight)
+            gw_ask_cursor(g, cv);
+    }
+}
+
+void gw_deliver_next(struct gateway *g, long long id, long long prev, int conv, const char *kind,
+                     const char *data)
+{
+    struct gw_conv *cv = gw_conv_get(g, conv);
+    if (!cv)
+        return;
+    if (cv->state == CONV_READY && cv->cursor == prev)
+        gw_deliver(g, id, conv, kind, data);
+    else
+        gw_catch_up_conv(g, conv);
+}
 
 /* ---------------------------------------------------------------- reading */
 

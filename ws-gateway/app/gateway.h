@@ -130,7 +130,8 @@ static inline struct pgc *gw_db_for(struct gateway *g, uint64_t sid) { return pg
 int gw_on_connect(sio_socket *s, json_object *auth, const char **refusal, void *user);
 void gw_on_connected(sio_socket *s, void *user);
 void gw_on_disconnect(sio_socket *s, const char *reason, void *user);
-/* Disconnects every socket of the user here (a revocation). */
+
+/* revoke.c: disconnects every socket of the user here (a revocation). */
 void gw_revoke_user(struct gateway *g, int user_id);
 
 /* events.c */
@@ -146,10 +147,6 @@ void gw_typing_cleanup(struct gateway *g, sio_socket *s, struct gw_client *c);
 
 /* rooms.c: the rooms held and their cursors, and sending to them. */
 struct gw_conv *gw_conv_get(struct gateway *g, int id);
-/* A socket joined conversation_<id>: hold the room (cursor from the db). */
-void gw_hold(struct gateway *g, int conv);
-void gw_ask_cursor(struct gateway *g, struct gw_conv *cv);
-void gw_ask_pending_cursors(struct gateway *g);
 /* Drops rooms that emptied. */
 void gw_release_empty(struct gateway *g);
 void gw_rooms_free(struct gateway *g);
@@ -159,12 +156,16 @@ int gw_event_array(struct sbuf *b, const char *kind, const char *data, long long
 /* Sends one stored event (data: its JSON text) to its room if it is the
  * next one there. */
 void gw_deliver(struct gateway *g, long long id, int conv, const char *kind, const char *data);
+
+/* bus.c: the doorbell and LISTEN, and the reads they cause. */
+/* A socket joined conversation_<id>: hold the room (cursor from the db). */
+void gw_hold(struct gateway *g, int conv);
+void gw_ask_cursor(struct gateway *g, struct gw_conv *cv);
+void gw_ask_pending_cursors(struct gateway *g);
 /* An event we just stored, `prev` the one before it in its conversation:
  * sent at once when the room had exactly `prev`, else read in order. */
 void gw_deliver_next(struct gateway *g, long long id, long long prev, int conv, const char *kind,
                      const char *data);
-
-/* bus.c: the doorbell and LISTEN. */
 void gw_bus_init(struct gw_bus *b);
 void gw_bus_free(struct gw_bus *b);
 /* Reads what is new for every held room now (coalesced). */

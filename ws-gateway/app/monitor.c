@@ -183,8 +183,19 @@ static int respond(struct lws *wsi, int status, const char *type, struct out *o)
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
-    if (reason != LWS_CALLBACK_HTTP)
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        break;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        /* Monitoring is plain HTTP: an upgrade bound to this protocol
+         * (however lws got here) is refused, never handed to the dummy
+         * callback, which would let it through. The Engine.IO host
+         * refuses upgrades outside its paths before this (eio_host.c). */
+        return -1;
+    default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
     struct gateway *g = lws_get_protocol(wsi)->user;
     char uri[64] = "";
     lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
@@ -192,23 +203,23 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     int rc;
     if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
         outf(&o, "{\"error\":{\"code\":\"method_not_allowed\",\"message\":\"Method not allowed\"}}");
-        rc = respond(wsi, 405, "application/json", &o);
+        rc = respond(wsi, 405, "application/json; charset=utf-8", &o);
     } else if (!allowed(g, wsi)) {
         outf(&o, "{\"error\":{\"code\":\"forbidden\",\"message\":\"Monitoring is available from loopback or with the admin token\"}}");
-        rc = respond(wsi, 403, "application/json", &o);
+        rc = respond(wsi, 403, "application/json; charset=utf-8", &o);
     } else if (!strcmp(uri, "/stats")) {
         stats_json(g, &o);
-        rc = respond(wsi, 200, "application/json", &o);
+        rc = respond(wsi, 200, "application/json; charset=utf-8", &o);
     } else if (!strcmp(uri, "/metrics")) {
         metrics_text(g, &o);
         rc = respond(wsi, 200, "text/plain; version=0.0.4", &o);
     } else if (!strcmp(uri, "/health")) {
         int up = pgc_is_ready(g->listen) && gw_db(g) != NULL;
         outf(&o, up ? "{\"status\":\"ok\"}" : "{\"status\":\"unavailable\",\"error\":{\"code\":\"unavailable\",\"message\":\"Database unavailable\"}}");
-        rc = respond(wsi, up ? 200 : 503, "application/json", &o);
+        rc = respond(wsi, up ? 200 : 503, "application/json; charset=utf-8", &o);
     } else {
         outf(&o, "{\"error\":{\"code\":\"not_found\",\"message\":\"Not found\"}}");
-        rc = respond(wsi, 404, "application/json", &o);
+        rc = respond(wsi, 404, "application/json; charset=utf-8", &o);
     }
     free(o.p);
     return rc;

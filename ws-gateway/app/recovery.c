@@ -13,13 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "gateway.h"
 #include "log.h"
+#include "msg_limits.h"
+#include "random.h"
 #include "sbuf.h"
 
-#define RESTORE_LIMIT 5000
+#define RESTORE_LIMIT MSG_RECOVERY_REPLAY_MAX
 
 void gw_client_free(struct gw_client *c)
 {
@@ -31,14 +32,11 @@ void gw_client_free(struct gw_client *c)
     free(c);
 }
 
-static void new_pid(char *buf, size_t cap)
+/* 128 random bits in hex; -1 (and "") without randomness: a pid is the
+ * key to a session's rooms and missed events, never guessable. */
+static int new_pid(char *buf, size_t cap)
 {
-    unsigned char r[16] = {0};
-    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
-        for (size_t i = 0; i < sizeof r; i++)
-            r[i] = (unsigned char)rand();
-    for (size_t i = 0; i < sizeof r && 2 * i + 2 < cap; i++)
-        snprintf(buf + 2 * i, 3, "%02x", r[i]);
+    return msg_random_hex(buf, cap, 16) < 0 ? -1 : 0;
 }
 
 static int enabled(const struct gateway *g) { return g->cfg->recovery_max_disconnection_ms > 0; }
@@ -165,18 +163,87 @@ void gw_session_closed(struct gateway *g, struct gw_client *c)
 
 /* ---------------------------------------------------------------- fresh */
 
+/* A CONNECT refused after authentication (auth.c counted the user in). */
+static void refuse_connect(struct gateway *g, sio_socket *s, struct gw_client *c, const char *message,
+                           const char *reason)
+{
+    gw_user_add(g, c->user_id, -1);
+    g->stats.accepted_connects--;
+    g->stats.refused_connects++;
+    msg_warn("connect_refused", "user=%d reason=%s", c->user_id, reason);
+    sio_socket_set_user(s, NULL);
+    gw_client_free(c);
+    sio_refuse(s, message);
+}
+
+struct opening {
+    struct gateway *g;
+    uint64_t sid;
+    char pid[sizeof ((struct gw_client *)0)->pid];
+};
+
+/* session_open answered (sql/022: it refuses a pid of another user). The
+ * socket is accepted with its pid only now: the pid it is given is one the
+ * database holds for this user. */
+static void session_opened(void *arg, PGresult *res)
+{
+    struct opening *o = arg;
+    struct gateway *g = o->g;
+    sio_socket *s = sio_socket_find(g->srv, o->sid);
+    struct gw_client *c = s ? sio_socket_user(s) : NULL;
+    int ok = res && PQresultStatus(res) == PGRES_TUPLES_OK;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+    if (!c) {
+        /* gone meanwhile: its on_disconnect had no pid to close */
+        if (ok) {
+            const char *params[] = {o->pid, "{}", "{}"};
+            struct pgc *db = gw_db_for(g, pid_key(o->pid));
+            if (db)
+                pgc_op(db, MSG_OP_SESSION_CLOSE, params, NULL, NULL);
+        }
+        free(o);
+        return;
+    }
+    if (!ok) {
+        int foreign = state && !strcmp(state, "23505");
+        refuse_connect(g, s, c, foreign ? "Internal error" : "Service unavailable",
+                       foreign ? "session_pid_of_another_user" : "database");
+        free(o);
+        return;
+    }
+    snprintf(c->pid, sizeof c->pid, "%s", o->pid);
+    free(o);
+    sio_accept_pid(s, c->pid); /* on_connected: connection_established */
+}
+
 static void start_fresh(struct gateway *g, sio_socket *s, struct gw_client *c)
 {
     if (!enabled(g)) {
         sio_accept(s);
         return;
     }
-    new_pid(c->pid, sizeof c->pid);
+    c->pid[0] = '\0';
+    struct opening *o = calloc(1, sizeof *o);
+    if (!o) {
+        refuse_connect(g, s, c, "Internal error", "out_of_memory");
+        return;
+    }
+    if (new_pid(o->pid, sizeof o->pid) < 0) {
+        free(o);
+        refuse_connect(g, s, c, "Internal error", "no_randomness");
+        return;
+    }
+    o->g = g;
+    o->sid = c->sid;
     char uid[16];
     snprintf(uid, sizeof uid, "%d", c->user_id);
-    const char *params[] = {c->pid, uid, g->instance};
-    fire(g, c, MSG_OP_SESSION_OPEN, params);
-    sio_accept_pid(s, c->pid);
+    const char *params[] = {o->pid, uid, g->instance};
+    struct pgc *db = gw_db_for(g, pid_key(o->pid));
+    if (!db || pgc_op(db, MSG_OP_SESSION_OPEN, params, session_opened, o) < 0) {
+        free(o);
+        refuse_connect(g, s, c, "Service unavailable", "database");
+    }
 }
 
 /* ---------------------------------------------------------------- restore */

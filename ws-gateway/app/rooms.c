@@ -19,76 +19,6 @@ struct gw_conv *gw_conv_get(struct gateway *g, int id) { return (struct gw_conv 
 
 /* ---------------------------------------------------------------- holding */
 
-struct cursor_ctx {
-    struct gateway *g;
-    int conv;
-};
-
-static void cursor_read(void *arg, PGresult *res)
-{
-    struct cursor_ctx *x = arg;
-    struct gateway *g = x->g;
-    struct gw_conv *cv = gw_conv_get(g, x->conv);
-    free(x);
-    if (!cv)
-        return;
-    cv->cursor_inflight = 0;
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-        return; /* still pending: the timer asks again */
-    cv->cursor = atoll(PQgetvalue(res, 0, 0));
-    cv->state = CONV_READY;
-    /* Anything that rang while we did not know where to start. */
-    if (cv->missed) {
-        cv->missed = 0;
-        gw_catch_up_conv(g, cv->id);
-    }
-}
-
-/* On the delivery connection, so that the cursor is read before any later
- * read of the conversation's events. */
-void gw_ask_cursor(struct gateway *g, struct gw_conv *cv)
-{
-    struct cursor_ctx *x = malloc(sizeof *x);
-    if (!x)
-        return;
-    x->g = g;
-    x->conv = cv->id;
-    char id[16];
-    snprintf(id, sizeof id, "%d", cv->id);
-    const char *params[] = {id};
-    if (pgc_op(g->listen, MSG_OP_CONVERSATION_CURSOR, params, cursor_read, x) < 0) {
-        free(x); /* retried by the timer */
-        return;
-    }
-    cv->cursor_inflight = 1;
-}
-
-void gw_hold(struct gateway *g, int conv)
-{
-    if (gw_conv_get(g, conv))
-        return;
-    struct gw_conv *cv = calloc(1, sizeof *cv);
-    if (!cv || imap_put(&g->convs, conv, (intptr_t)cv) < 0) {
-        free(cv);
-        return;
-    }
-    cv->id = conv;
-    cv->state = CONV_PENDING;
-    gw_ask_cursor(g, cv);
-}
-
-void gw_ask_pending_cursors(struct gateway *g)
-{
-    size_t i = 0;
-    int id;
-    intptr_t v;
-    while (imap_next(&g->convs, &i, &id, &v)) {
-        struct gw_conv *cv = (struct gw_conv *)v;
-        if (cv->state == CONV_PENDING && !cv->cursor_inflight)
-            gw_ask_cursor(g, cv);
-    }
-}
-
 void gw_release_empty(struct gateway *g)
 {
     size_t i = 0;
@@ -195,16 +125,4 @@ void gw_deliver(struct gateway *g, long long id, int conv, const char *kind, con
         }
     }
     sbuf_free(&b);
-}
-
-void gw_deliver_next(struct gateway *g, long long id, long long prev, int conv, const char *kind,
-                     const char *data)
-{
-    struct gw_conv *cv = gw_conv_get(g, conv);
-    if (!cv)
-        return;
-    if (cv->state == CONV_READY && cv->cursor == prev)
-        gw_deliver(g, id, conv, kind, data);
-    else
-        gw_catch_up_conv(g, conv);
 }

@@ -147,6 +147,15 @@ void hooks_event(sio_socket *s, const char *event, json_object *args,
 		sio_emit_ack(s, "question", q, bins, nbins, (unsigned)timeout,
 			     answer_cb, NULL);
 		json_object_put(q);
+	} else if (!strcmp(event, "handshake-data")) {
+		/* [query name, header name] -> [its query value, its header value] */
+		json_object *r = json_object_new_array();
+		const char *q = a0 ? sio_socket_query(s, json_object_get_string(a0)) : NULL;
+		const char *h = a1 ? sio_socket_header(s, json_object_get_string(a1)) : NULL;
+
+		json_object_array_add(r, q ? json_object_new_string(q) : NULL);
+		json_object_array_add(r, h ? json_object_new_string(h) : NULL);
+		reply(s, ack_id, r);
 	} else if (!strcmp(event, "disconnect-me")) {
 		sio_disconnect(s);
 	} else if (!strcmp(event, "flood")) {

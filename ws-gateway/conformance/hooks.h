@@ -2,8 +2,9 @@
  * Extra behaviour of the conformance server for the project's own protocol
  * tests (t/protocol/), enabled by --test-hooks only: asynchronous connect
  * decisions on "/auth", rooms, server-to-client acks, namespace disconnect
- * by the server, and a flood that overflows the send queue. The official
- * suites never see any of it.
+ * by the server, a flood that overflows the send queue, and the handshake
+ * data a socket kept (query and captured headers). The official suites
+ * never see any of it.
  */
 #ifndef CONFORMANCE_HOOKS_H
 #define CONFORMANCE_HOOKS_H

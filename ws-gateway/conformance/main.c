@@ -4,7 +4,12 @@
  *   /engine.io/  bare Engine.IO server echoing every message;
  *   /socket.io/  Socket.IO echo server (namespaces "/" and "/custom").
  * pingInterval 300, pingTimeout 200, maxPayload 1000000, connectTimeout
- * 1000, CORS for any origin. --port N (default 3000). SIGTERM/SIGINT stop it.
+ * 1000, CORS for any origin (set here: the library's default is same
+ * origin only). --port N (default 3000). SIGTERM/SIGINT stop it.
+ *
+ * With --test-hooks (the project's own tests only), two more Engine.IO echo
+ * servers show the origin rules: /same-origin/ (no CORS origins: same
+ * origin only) and /listed-origin/ (http://allowed.example only).
  */
 #include <libwebsockets.h>
 #include <signal.h>
@@ -76,9 +81,16 @@ static void eio_echo(eio_session *s, const uint8_t *data, size_t len,
 	eio_send(s, data, len, binary);
 }
 
+/* The suites' READMEs' values, not caps of ours. */
+#define SUITE_MAX_PAYLOAD 1000000
+/* --test-hooks: small, so that tests can overflow it. */
+#define HOOKS_SEND_QUEUE (256 * 1024)
+
 int main(int argc, char **argv)
 {
 	static const char *const any[] = { "*", NULL };
+	static const char *const listed[] = { "http://allowed.example", NULL };
+	static const char *const captured[] = { "authorization", "x-test", NULL };
 	int port = 3000;
 	unsigned ping_interval = 300;
 
@@ -102,11 +114,19 @@ int main(int argc, char **argv)
 		.path = "/engine.io/",
 		.ping_interval_ms = ping_interval,
 		.ping_timeout_ms = 200,
-		.max_payload = 1000000,
+		.max_payload = SUITE_MAX_PAYLOAD,
 		.cors_origins = any,
 	};
 	eio_handlers eh = { .on_message = eio_echo };
 	eio_server *e = eio_server_new(&ecfg, &eh, NULL);
+	eio_config same_cfg = ecfg, listed_cfg = ecfg;
+
+	same_cfg.path = "/same-origin/";
+	same_cfg.cors_origins = NULL;
+	listed_cfg.path = "/listed-origin/";
+	listed_cfg.cors_origins = listed;
+	eio_server *same = test_hooks ? eio_server_new(&same_cfg, &eh, NULL) : NULL;
+	eio_server *lst = test_hooks ? eio_server_new(&listed_cfg, &eh, NULL) : NULL;
 
 	/* "/auth" (asynchronous accept/refuse) only with --test-hooks */
 	const char *nsps[] = { "/", "/custom", test_hooks ? "/auth" : NULL, NULL };
@@ -116,8 +136,10 @@ int main(int argc, char **argv)
 		.namespaces = nsps,
 	};
 	scfg.eio.path = "/socket.io/";
-	if (test_hooks) /* small, so that tests can overflow it */
-		scfg.eio.send_queue_max = 256 * 1024;
+	if (test_hooks) {
+		scfg.eio.send_queue_max = HOOKS_SEND_QUEUE;
+		scfg.eio.capture_headers = captured;
+	}
 	sio_handlers sh = {
 		.on_connect = sio_on_connect,
 		.on_connected = sio_on_connected,
@@ -125,14 +147,18 @@ int main(int argc, char **argv)
 		.on_disconnect = sio_on_disconnect,
 	};
 	sio_server *sio = sio_server_new(&scfg, &sh, NULL);
-	eio_server *servers[] = { e, sio ? sio_server_engine(sio) : NULL };
+	eio_server *servers[] = { e, sio ? sio_server_engine(sio) : NULL, same, lst };
 	eio_host_config hcfg = { .port = port };
-	eio_host *h = e && sio ? eio_host_new(&hcfg, servers, 2) : NULL;
+	eio_host *h = e && sio && (!test_hooks || (same && lst))
+			      ? eio_host_new(&hcfg, servers, test_hooks ? 4 : 2)
+			      : NULL;
 
 	if (!h) {
 		fprintf(stderr, "level=error msg=\"cannot start\" port=%d\n", port);
 		sio_server_free(sio);
 		eio_server_free(e);
+		eio_server_free(same);
+		eio_server_free(lst);
 		return 1;
 	}
 	hooks_init(sio, eio_host_context(h));
@@ -146,5 +172,7 @@ int main(int argc, char **argv)
 	eio_host_free(h);
 	sio_server_free(sio);
 	eio_server_free(e);
+	eio_server_free(same);
+	eio_server_free(lst);
 	return 0;
 }

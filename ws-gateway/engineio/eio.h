@@ -51,11 +51,13 @@ typedef struct eio_config {
 	unsigned ping_timeout_ms;  /* default 20000 */
 	unsigned upgrade_timeout_ms; /* probe WebSocket must send "5" within; default 10000 */
 	size_t max_payload;	   /* bytes per message / polling body; default 1000000 */
-	size_t send_queue_max;	   /* queued bytes per session before it is closed; default 8 MiB */
+	size_t send_queue_max;	   /* queued bytes per session before it is closed; default 1 MiB */
 	int transports;		   /* EIO_TRANSPORT_* bits; 0 = both */
-	/* Allowed CORS origins, NULL-terminated; "*" allows any. NULL: no CORS
-	 * headers at all. A WebSocket whose Origin header is present and not
-	 * allowed is refused (cross-site WebSocket hijacking). */
+	/* Origins allowed besides the server's own, NULL-terminated; "*"
+	 * allows any. NULL: same origin only, and no CORS headers at all. A
+	 * request (polling or WebSocket) whose Origin header is present, is
+	 * not the origin of its Host header and is not allowed gets 403
+	 * {"code":4,"message":"Forbidden"} (cross-site WebSocket hijacking). */
 	const char *const *cors_origins;
 	/* Request headers (lower case) copied at the handshake so that the
 	 * application can read them later (eio_session_header()). NULL-terminated. */

@@ -4,48 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int eio_utf8_valid(const uint8_t *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		uint8_t c = s[i];
-		size_t need;
-		uint32_t cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			need = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			need = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			need = 3;
-			cp = c & 0x07;
-		} else {
-			return 0; /* continuation byte, 0xc0/0xc1 or > 0xf4 */
-		}
-		if (n - i - 1 < need)
-			return 0;
-		for (size_t k = 1; k <= need; k++) {
-			uint8_t cc = s[i + k];
-
-			if ((cc & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (cc & 0x3f);
-		}
-		/* overlong forms, surrogates, beyond Unicode */
-		if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-			return 0;
-		i += need + 1;
-	}
-	return 1;
-}
+#include "validate.h" /* msg_utf8_valid: the one UTF-8 validator */
 
 static const char b64_alpha[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -154,7 +113,7 @@ int eio_packet_decode(const uint8_t *buf, size_t len, int binary,
 	}
 	if (len < 1 || buf[0] < '0' || buf[0] > '6')
 		return EIO_EBADPACKET;
-	if (!eio_utf8_valid(buf + 1, len - 1))
+	if (!msg_utf8_valid((const char *)buf + 1, len - 1))
 		return EIO_EBADPACKET;
 	out->type = buf[0] - '0';
 	out->binary = 0;
@@ -201,7 +160,7 @@ int eio_payload_decode(uint8_t *body, size_t len, size_t max_len,
 	if (len == 0)
 		return EIO_EBADPACKET;
 	/* the body is text: base64 and type digits are ASCII, messages UTF-8 */
-	if (!eio_utf8_valid(body, len))
+	if (!msg_utf8_valid((const char *)body, len))
 		return EIO_EBADPACKET;
 	for (size_t i = 0; i < len; i++)
 		if (body[i] == EIO_RECORD_SEP)

@@ -2,8 +2,10 @@
  * Engine.IO v4 packet and payload codecs.
  *
  * Pure functions: no I/O, no global state, no allocation except where a
- * function says so. Every decoder takes the length of its input and a limit;
- * nothing here reads past `len` or trusts a length found inside the input.
+ * function says so. Text is checked with shared/validate.h's
+ * msg_utf8_valid(), the project's one UTF-8 validator. Every decoder takes
+ * the length of its input and a limit; nothing here reads past `len` or
+ * trusts a length found inside the input.
  *
  * Wire format (https://github.com/socketio/engine.io-protocol, v4):
  *   packet     = type-digit [data]           (text)
@@ -83,8 +85,5 @@ size_t eio_base64_encode(const uint8_t *in, size_t n, char *out);
 /* Strict decode: length multiple of 4, canonical padding. Returns the
  * decoded length, or -1. out may alias in (decoding only shrinks). */
 long eio_base64_decode(const char *in, size_t n, uint8_t *out);
-
-/* 1 when s[0..n) is well-formed UTF-8 (no overlongs, surrogates, > U+10FFFF). */
-int eio_utf8_valid(const uint8_t *s, size_t n);
 
 #endif

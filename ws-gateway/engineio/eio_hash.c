@@ -1,28 +1,10 @@
 /* Intrusive byte-string hash table: see eio_hash.h. */
 #include "eio_hash.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
-int eio_random_bytes(void *buf, size_t n)
-{
-	uint8_t *p = buf;
-
-	while (n) {
-		ssize_t r = getrandom(p, n, 0);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
+#include "random.h"
 
 /* FNV-1a over the seed then the key; enough with a secret seed for keys a
  * client can choose only partly. */
@@ -45,11 +27,14 @@ int eio_htab_init(eio_htab *t)
 {
 	t->nb = 64;
 	t->n = 0;
+	t->b = NULL;
+	/* the seed is what keeps clients from choosing colliding keys: no
+	 * randomness, no table */
+	if (msg_random_bytes(&t->seed, sizeof(t->seed)) < 0)
+		return -1;
 	t->b = calloc(t->nb, sizeof(*t->b));
 	if (!t->b)
 		return -1;
-	if (eio_random_bytes(&t->seed, sizeof(t->seed)))
-		t->seed = (uint64_t)(uintptr_t)t ^ 0x9e3779b97f4a7c15ull;
 	return 0;
 }
 

@@ -24,7 +24,8 @@ typedef struct eio_htab {
 	uint64_t seed;
 } eio_htab;
 
-/* Returns 0, or -1 when out of memory. */
+/* Returns 0, or -1 when out of memory or without randomness for the seed
+ * (shared/random.h). */
 int eio_htab_init(eio_htab *t);
 /* Frees the bucket array (not the nodes). */
 void eio_htab_free(eio_htab *t);
@@ -34,8 +35,5 @@ void eio_htab_free(eio_htab *t);
 int eio_htab_insert(eio_htab *t, eio_hnode *node);
 eio_hnode *eio_htab_find(const eio_htab *t, const void *key, size_t klen);
 void eio_htab_remove(eio_htab *t, eio_hnode *node);
-
-/* Fills buf with n random bytes (getrandom); 0 or -1. */
-int eio_random_bytes(void *buf, size_t n);
 
 #endif

@@ -27,7 +27,7 @@
 
 /* WebSocket receive chunk: lws allocates it per connection, so it is most
  * of an idle session's memory; larger messages are reassembled by us. */
-#define WS_RX_BUFFER 512
+#define WS_RX_BUFFER MSG_EIO_WS_RX_BUFFER
 
 struct eio_host {
 	struct lws_context *ctx;
@@ -62,16 +62,50 @@ static int is_ours(struct lws *wsi)
 	return p && p->callback == eio_lws_callback;
 }
 
-/* CVE-2025-11677: see the comment at the top. */
-static int confirm_upgrade(struct lws *wsi)
+/* A Sec-WebSocket-Protocol naming one of the application's protocols would
+ * bind the WebSocket to that protocol's callback (an HTTP handler, the
+ * database sockets' watcher), none of which speaks WebSocket. */
+static int names_other_protocol(struct lws *wsi)
 {
-	char up[16];
+	char list[256], *save = NULL;
+	int n = lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL);
+
+	if (n <= 0)
+		return 0;
+	if (n >= (int)sizeof(list) ||
+	    lws_hdr_copy(wsi, list, sizeof(list), WSI_TOKEN_PROTOCOL) <= 0)
+		return 1;
+	for (char *t = strtok_r(list, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+		const struct lws_protocols *p =
+			lws_vhost_name_to_protocol(lws_get_vhost(wsi), t);
+
+		if (p && p->callback != eio_lws_callback)
+			return 1;
+	}
+	return 0;
+}
+
+/* CVE-2025-11677: see the comment at the top. Then: WebSockets only on an
+ * Engine.IO path (never on the application's mounts, /stats and the like),
+ * only for our protocol, and from an allowed origin (403 otherwise). */
+static int confirm_upgrade(eio_host *h, struct lws *wsi)
+{
+	char up[16], uri[256];
+	eio_server *srv;
+	int n;
 
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_UPGRADE) <= 0)
 		return -1;
 	if (lws_hdr_copy(wsi, up, sizeof(up), WSI_TOKEN_UPGRADE) <= 0 ||
 	    strcasecmp(up, "websocket"))
 		return -1;
+	n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
+	srv = n > 0 ? eio_host_route(h, uri, (size_t)n) : NULL;
+	if (!srv || names_other_protocol(wsi))
+		return -1;
+	if (!eio_http_origin_allowed(srv, wsi))
+		/* >0: we answered; lws completes the transaction */
+		return eio_http_forbid_upgrade(wsi) ? -1 : 1;
 	return 0;
 }
 
@@ -103,7 +137,7 @@ static int eio_lws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 
 	switch (reason) {
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-		return confirm_upgrade(wsi);
+		return confirm_upgrade(h, wsi);
 
 	case LWS_CALLBACK_HTTP:
 		if (!c)
@@ -206,8 +240,9 @@ eio_host *eio_host_new(const eio_host_config *cfg, eio_server *const *servers,
 	info.keepalive_timeout =
 		(int)(cfg->keepalive_timeout_s ? cfg->keepalive_timeout_s : 30);
 	info.max_http_header_data = (unsigned short)(
-		cfg->max_header_bytes ? (cfg->max_header_bytes > 8192 ? 8192 :
-					 cfg->max_header_bytes) : 4096);
+		cfg->max_header_bytes ? (cfg->max_header_bytes > MSG_HTTP_HEADERS_MAX ?
+						 MSG_HTTP_HEADERS_MAX : cfg->max_header_bytes)
+				      : MSG_HTTP_HEADERS_DEFAULT);
 	info.fd_limit_per_thread = cfg->max_fds;
 	info.ka_time = (int)(cfg->tcp_keepalive_s ? cfg->tcp_keepalive_s : 60);
 	info.ka_probes = 3;

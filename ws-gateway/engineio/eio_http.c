@@ -10,15 +10,16 @@
 #include <string.h>
 #include <strings.h>
 
-#define INFO_MAX 4096	 /* captured handshake data per session */
-#define VALUE_MAX 1024	 /* one captured header or query value */
-#define QUERY_ARGS_MAX 32
+#define INFO_MAX MSG_EIO_HANDSHAKE_MAX	     /* captured handshake data per session */
+#define VALUE_MAX MSG_EIO_HANDSHAKE_VALUE_MAX /* one captured header or query value */
+#define QUERY_ARGS_MAX MSG_EIO_QUERY_ARGS_MAX
+#define ORIGIN_MAX MSG_EIO_ORIGIN_MAX
 
 int eio_http_arg(struct lws *wsi, const char *name, char *buf, size_t len)
 {
 	size_t nl = strlen(name);
 	/* no fragment is longer than all the headers together */
-	char frag[4096];
+	char frag[MSG_HTTP_HEADERS_MAX];
 
 	for (int i = 0; i < QUERY_ARGS_MAX; i++) {
 		int n = lws_hdr_copy_fragment(wsi, frag, sizeof(frag),
@@ -42,7 +43,7 @@ int eio_http_arg(struct lws *wsi, const char *name, char *buf, size_t len)
 static int origin_in_list(const eio_server *srv, const char *origin, int *any)
 {
 	*any = 0;
-	for (const char *const *o = srv->cfg.cors_origins; *o; o++) {
+	for (const char *const *o = srv->cfg.cors_origins; o && *o; o++) {
 		if (!strcmp(*o, "*"))
 			*any = 1;
 		else if (origin && !strcasecmp(*o, origin))
@@ -51,24 +52,92 @@ static int origin_in_list(const eio_server *srv, const char *origin, int *any)
 	return 0;
 }
 
+/* Splits "host[:port]" (host may be "[v6]") in place: *port is NULL when
+ * absent. Returns -1 when the shape is wrong. */
+static int split_authority(char *a, char **host, char **port)
+{
+	char *colon;
+
+	*host = a;
+	*port = NULL;
+	if (*a == '[') {
+		char *end = strchr(a, ']');
+
+		if (!end || (end[1] && end[1] != ':'))
+			return -1;
+		colon = end[1] ? end + 1 : NULL;
+	} else {
+		colon = strchr(a, ':');
+		if (colon && strchr(colon + 1, ':'))
+			return -1;
+	}
+	if (colon) {
+		*colon = '\0';
+		*port = colon + 1;
+		if (!**port)
+			*port = NULL;
+	}
+	return **host ? 0 : -1;
+}
+
+/*
+ * Whether an Origin ("scheme://host[:port]", as browsers send it) is the
+ * origin of the request itself, told by its Host header. When the Host
+ * carries no port (a proxy passing nginx's $host, or a default port), the
+ * host names alone decide; otherwise the ports must match too, the
+ * Origin's port defaulting to its scheme's (80 or 443).
+ */
+int eio_http_same_origin(const char *origin, const char *host_header)
+{
+	char o[ORIGIN_MAX], h[ORIGIN_MAX], *oh, *op, *hh, *hp;
+	const char *def, *rest;
+
+	if (!origin || !host_header)
+		return 0;
+	if (!strncasecmp(origin, "http://", 7)) {
+		def = "80";
+		rest = origin + 7;
+	} else if (!strncasecmp(origin, "https://", 8)) {
+		def = "443";
+		rest = origin + 8;
+	} else {
+		return 0; /* "null", file:, other schemes: never ours */
+	}
+	if (strlen(rest) >= sizeof(o) || strlen(host_header) >= sizeof(h) ||
+	    strpbrk(rest, "/?#@ ") || strpbrk(host_header, "/?#@ "))
+		return 0;
+	strcpy(o, rest);
+	strcpy(h, host_header);
+	if (split_authority(o, &oh, &op) || split_authority(h, &hh, &hp) ||
+	    strcasecmp(oh, hh))
+		return 0;
+	if (!hp)
+		return 1;
+	return !strcmp(op ? op : def, hp);
+}
+
 int eio_http_origin_allowed(const eio_server *srv, struct lws *wsi)
 {
-	char origin[256];
+	char origin[ORIGIN_MAX], host[ORIGIN_MAX];
 	int any;
 
-	if (!srv->cfg.cors_origins)
-		return 1;
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) <= 0)
-		return 1; /* not a browser cross-origin request */
+		return 1; /* not from a browser's cross-origin context */
+	origin_in_list(srv, NULL, &any);
+	if (any)
+		return 1;
 	if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) <= 0)
 		return 0; /* too long to be one we allow */
-	return origin_in_list(srv, origin, &any) || any;
+	if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) > 0 &&
+	    eio_http_same_origin(origin, host))
+		return 1;
+	return origin_in_list(srv, origin, &any);
 }
 
 static int add_cors(const eio_server *srv, struct lws *wsi, unsigned char **p,
 		    unsigned char *end)
 {
-	char origin[256];
+	char origin[ORIGIN_MAX];
 	int n, any, hit;
 
 	if (!srv || !srv->cfg.cors_origins)
@@ -154,7 +223,9 @@ char *eio_http_capture(const eio_server *srv, struct lws *wsi)
 		if (n < 0)
 			break;
 		eq = memchr(val, '=', (size_t)n);
-		if (!eq)
+		/* an empty name would read as the end of the section, and a NUL
+		 * inside would shift every pair after it: neither is kept */
+		if (!eq || eq == val || memchr(val, '\0', (size_t)n))
 			continue;
 		if (info_pair(info, &o, val, (size_t)(eq - val), eq + 1,
 			      (size_t)(n - (eq - val) - 1)))
@@ -177,7 +248,7 @@ char *eio_http_capture(const eio_server *srv, struct lws *wsi)
 				continue;
 			n = lws_hdr_custom_copy(wsi, val, sizeof(val), cname, cl);
 		}
-		if (n < 0)
+		if (n < 0 || memchr(val, '\0', (size_t)n))
 			continue;
 		if (info_pair(info, &o, *h, strlen(*h), val, (size_t)n))
 			break;
@@ -218,6 +289,22 @@ const char *eio_info_get(const char *info, int section, const char *name)
 }
 
 /* --- responses --------------------------------------------------------- */
+
+int eio_http_forbid_upgrade(struct lws *wsi)
+{
+	static const char body[] = "{\"code\":4,\"message\":\"Forbidden\"}";
+	unsigned char hb[LWS_PRE + 512], *start = hb + LWS_PRE, *p = start,
+					 *end = hb + sizeof(hb) - 1;
+	unsigned char bb[LWS_PRE + sizeof(body)];
+	size_t n = sizeof(body) - 1;
+
+	if (lws_add_http_common_headers(wsi, HTTP_STATUS_FORBIDDEN,
+					"application/json", n, &p, end) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	memcpy(bb + LWS_PRE, body, n);
+	return lws_write(wsi, bb + LWS_PRE, n, LWS_WRITE_HTTP_FINAL) == (int)n ? 0 : -1;
+}
 
 void eio_http_respond(struct eio_conn *c, struct lws *wsi, int status,
 		      const char *ctype, uint8_t *body, size_t len)
@@ -262,7 +349,7 @@ void eio_http_error(struct eio_conn *c, struct lws *wsi, enum eio_err code)
 	/* the request body (if any) is not read: close rather than drain it */
 	c->flags |= CF_CLOSE_AFTER;
 	eio_http_respond_text(c, wsi, code == EIO_ERR_FORBIDDEN ? 403 : 400,
-			      "application/json", body);
+			      "application/json; charset=utf-8", body);
 }
 
 static int request_wants_close(struct lws *wsi)

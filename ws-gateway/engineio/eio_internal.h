@@ -18,11 +18,13 @@
 #include "eio_codec.h"
 #include "eio_hash.h"
 #include "eio_wheel.h"
+#include "msg_limits.h"
+#include "random.h"
 
 #define EIO_SID_LEN 20
 /* Largest piece written to a socket in one go (HTTP body chunk, WebSocket
  * fragment): bounds what lws must copy when the kernel takes less. */
-#define EIO_WRITE_CHUNK 65536
+#define EIO_WRITE_CHUNK MSG_EIO_WRITE_CHUNK
 
 /* --- shared message buffers -------------------------------------------- */
 
@@ -158,8 +160,19 @@ enum eio_err {
 /* Query parameter value copied into buf (NUL-terminated); its length, -1
  * when absent, -2 when longer than buf. */
 int eio_http_arg(struct lws *wsi, const char *name, char *buf, size_t len);
-/* 1 when the request's Origin is allowed (or absent and CORS is off). */
+/* 1 when the request may go on: no Origin header (not a browser's
+ * cross-origin context), or the origin of its own Host (same origin, see
+ * eio_http_same_origin()), or one of cfg.cors_origins, or "*" there. */
 int eio_http_origin_allowed(const eio_server *srv, struct lws *wsi);
+/* 1 when Origin (scheme://host[:port]) names the origin whose Host header
+ * is host_header: host names equal (case aside); ports equal when the Host
+ * has one (the Origin's defaulting to 80/443 by scheme), not compared when
+ * it has none (a proxy that forwards only the host name). */
+int eio_http_same_origin(const char *origin, const char *host_header);
+/* Answers a WebSocket handshake with 403 {"code":4,"message":"Forbidden"}
+ * from LWS_CALLBACK_HTTP_CONFIRM_UPGRADE (whose caller then completes the
+ * transaction). 0, or -1 when it could not be written (hang up). */
+int eio_http_forbid_upgrade(struct lws *wsi);
 /* Collects the handshake data kept by a session (query, headers, peer);
  * malloc'd, NULL on failure. */
 char *eio_http_capture(const eio_server *srv, struct lws *wsi);
@@ -170,7 +183,8 @@ void eio_http_respond(struct eio_conn *c, struct lws *wsi, int status,
 		      const char *ctype, uint8_t *body, size_t len);
 void eio_http_respond_text(struct eio_conn *c, struct lws *wsi, int status,
 			   const char *ctype, const char *text);
-/* 400 with {"code":N,"message":"..."}; the connection closes after. */
+/* 400 (403 for EIO_ERR_FORBIDDEN) with {"code":N,"message":"..."}; the
+ * connection closes after. */
 void eio_http_error(struct eio_conn *c, struct lws *wsi, enum eio_err code);
 int eio_http_writeable(struct eio_conn *c, struct lws *wsi);
 /* Releases what conn holds and detaches it from its session. */

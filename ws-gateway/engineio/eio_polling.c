@@ -61,8 +61,15 @@ int eio_polling_request(eio_server *srv, struct eio_conn *c, struct lws *wsi)
 
 	c->srv = srv;
 	if (meth == LWSHUMETH_OPTIONS) {
-		/* CORS preflight: the headers come from eio_http_writeable() */
+		/* CORS preflight: the headers come from eio_http_writeable()
+		 * (none for an origin that is not allowed: the browser stops) */
 		eio_http_respond(c, wsi, 204, NULL, NULL, 0);
+		return 0;
+	}
+	if (!eio_http_origin_allowed(srv, wsi)) {
+		/* a page of another origin: as the reference server answers a
+		 * request its allowRequest refused */
+		eio_http_error(c, wsi, EIO_ERR_FORBIDDEN);
 		return 0;
 	}
 	if (eio_http_arg(wsi, "transport", arg, sizeof(arg)) < 0 ||

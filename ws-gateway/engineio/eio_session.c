@@ -74,9 +74,9 @@ eio_server *eio_server_new(const eio_config *cfg, const eio_handlers *h,
 	if (!srv->cfg.upgrade_timeout_ms)
 		srv->cfg.upgrade_timeout_ms = 10000;
 	if (!srv->cfg.max_payload)
-		srv->cfg.max_payload = 1000000;
+		srv->cfg.max_payload = MSG_WS_MAX_PAYLOAD_DEFAULT;
 	if (!srv->cfg.send_queue_max)
-		srv->cfg.send_queue_max = 8u << 20;
+		srv->cfg.send_queue_max = MSG_WS_SEND_QUEUE_DEFAULT;
 	if (!srv->cfg.transports)
 		srv->cfg.transports = EIO_TRANSPORT_POLLING | EIO_TRANSPORT_WEBSOCKET;
 
@@ -243,7 +243,8 @@ eio_session *eio_session_create(eio_server *srv, int transport, char *info)
 	eio_buf *b;
 	int n;
 
-	if (!s || eio_random_bytes(rnd, sizeof(rnd))) {
+	/* no randomness, no session: a guessable sid is never handed out */
+	if (!s || msg_random_bytes(rnd, sizeof(rnd)) < 0) {
 		free(s);
 		return NULL;
 	}

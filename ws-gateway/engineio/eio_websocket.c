@@ -10,7 +10,7 @@
 #include <string.h>
 
 #define PROBE_TIMEOUT_REASON (PENDING_TIMEOUT_USER_REASON_BASE + 1)
-#define WS_FRAMES_PER_WRITEABLE 16
+#define WS_FRAMES_PER_WRITEABLE MSG_EIO_WS_FRAMES_PER_WRITEABLE
 
 int eio_ws_filter(eio_server *srv, struct eio_conn *c, struct lws *wsi)
 {
@@ -18,6 +18,8 @@ int eio_ws_filter(eio_server *srv, struct eio_conn *c, struct lws *wsi)
 	int n;
 
 	c->srv = srv;
+	/* the origin was answered in CONFIRM_UPGRADE already (403); checked
+	 * again in case lws ever skips that callback */
 	if (!(srv->cfg.transports & EIO_TRANSPORT_WEBSOCKET) ||
 	    !eio_http_origin_allowed(srv, wsi))
 		return -1;

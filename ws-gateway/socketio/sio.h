@@ -71,7 +71,8 @@ typedef struct sio_config {
 	 * CONNECT_ERROR {"message":"Invalid namespace"}. */
 	const char *const *namespaces;
 	unsigned max_attachments; /* per packet; default 10 */
-	unsigned max_json_depth;  /* default 32 */
+	/* JSON nesting is not configurable: one limit for every input,
+	 * MSG_JSON_MAX_DEPTH (shared/msg_limits.h). */
 } sio_config;
 
 typedef void (*sio_ack_cb)(sio_socket *s, int status, json_object *args,

@@ -1,17 +1,17 @@
 /* Socket.IO v5 packet codec: see sio_codec.h. */
 #include "sio_codec.h"
 
-#include "../engineio/eio_codec.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "msg_limits.h"
+#include "validate.h"
+
 const sio_limits sio_default_limits = {
-	.max_len = 1000000,
-	.max_depth = 32,
-	.max_attachments = 10,
-	.max_nsp_len = 256,
+	.max_len = MSG_WS_MAX_PAYLOAD_DEFAULT,
+	.max_attachments = MSG_SIO_ATTACHMENTS_DEFAULT,
+	.max_nsp_len = MSG_SIO_NSP_MAX,
 };
 
 static const char *const reserved_events[] = {
@@ -53,7 +53,7 @@ int sio_is_placeholder(json_object *v, unsigned *num)
 }
 
 /* Every placeholder must name an attachment that exists. The JSON depth is
- * bounded by the tokener, so the recursion is too. */
+ * bounded by the parser (MSG_JSON_MAX_DEPTH), so the recursion is too. */
 static int placeholders_ok(json_object *v, unsigned attachments)
 {
 	unsigned num;
@@ -84,105 +84,15 @@ static int placeholders_ok(json_object *v, unsigned attachments)
 	}
 }
 
-static int hex4(const char *s, size_t len, size_t i)
+/* The data part: parsed by the project's one JSON parser (shared/validate.c),
+ * with its rules for every input from outside: strict JSON, UTF-8, the one
+ * depth limit, escaped lone surrogates refused (json-c would turn them into
+ * U+FFFD silently). Whatever it refuses makes the packet undecodable. */
+static json_object *parse_json(const char *s, size_t len)
 {
-	int v = 0;
+	struct msg_error err;
 
-	if (i + 4 > len)
-		return -1;
-	for (size_t k = i; k < i + 4; k++) {
-		int c = (unsigned char)s[k], d;
-
-		d = c >= '0' && c <= '9' ? c - '0' :
-		    c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-		    c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-		if (d < 0)
-			return -1;
-		v = v * 16 + d;
-	}
-	return v;
-}
-
-/*
- * json-c silently turns an escaped lone surrogate ("\ud800", which no UTF-8
- * text can hold) into U+FFFD. Rewrite each one as "\u0000" instead, so that
- * the application, which refuses NUL in text, refuses it rather than store a
- * replaced character. Returns a new copy (caller frees) or NULL when there
- * is none.
- */
-static char *mark_lone_surrogates(const char *s, size_t len)
-{
-	char *copy = NULL;
-	int in_string = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		if (!in_string) {
-			in_string = s[i] == '"';
-			continue;
-		}
-		if (s[i] == '"') {
-			in_string = 0;
-			continue;
-		}
-		if (s[i] != '\\' || i + 1 >= len)
-			continue;
-		if (s[i + 1] != 'u') {
-			i++;
-			continue;
-		}
-		int cp = hex4(s, len, i + 2), lone = 0;
-
-		if (cp >= 0xdc00 && cp <= 0xdfff)
-			lone = 1;
-		else if (cp >= 0xd800 && cp <= 0xdbff) {
-			int lo = i + 7 < len && s[i + 6] == '\\' && s[i + 7] == 'u' ?
-				 hex4(s, len, i + 8) : -1;
-
-			if (lo >= 0xdc00 && lo <= 0xdfff)
-				i += 6;
-			else
-				lone = 1;
-		}
-		if (lone) {
-			if (!copy) {
-				copy = malloc(len + 1);
-				if (!copy)
-					return NULL;
-				memcpy(copy, s, len);
-				copy[len] = '\0';
-			}
-			memcpy(copy + i + 2, "0000", 4);
-		}
-		i += 5;
-	}
-	return copy;
-}
-
-static json_object *parse_json(const char *s, size_t len, int depth)
-{
-	json_tokener *tok;
-	json_object *o;
-	char *marked;
-
-	if (len > 0x7fffffff)
-		return NULL;
-	marked = mark_lone_surrogates(s, len);
-	if (marked)
-		s = marked;
-	tok = json_tokener_new_ex(depth);
-	if (!tok)
-		return NULL;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	o = json_tokener_parse_ex(tok, s, (int)len);
-	/* incomplete input, an error, or anything left over: invalid */
-	if (!o || json_tokener_get_error(tok) != json_tokener_success ||
-	    json_tokener_get_parse_end(tok) != len) {
-		json_object_put(o);
-		o = NULL;
-	}
-	json_tokener_free(tok);
-	free(marked);
-	return o;
+	return msg_json_parse(s, len, &err);
 }
 
 static int payload_ok(int type, json_object *d)
@@ -235,10 +145,6 @@ int sio_packet_decode(const char *s, size_t len, const sio_limits *lim,
 		return SIO_ETOOBIG;
 	if (len < 1 || s[0] < '0' || s[0] > '6')
 		return SIO_EBADPACKET;
-	/* the transports validate UTF-8 too; the codec does not rely on it
-	 * (json-c lets encoded surrogates through) */
-	if (!eio_utf8_valid((const uint8_t *)s, len))
-		return SIO_EBADPACKET;
 	out->type = s[0] - '0';
 
 	if (out->type == SIO_BINARY_EVENT || out->type == SIO_BINARY_ACK) {
@@ -277,8 +183,12 @@ int sio_packet_decode(const char *s, size_t len, const sio_limits *lim,
 		}
 		out->id = id;
 	}
+	/* the transports validate UTF-8 too; the codec does not rely on it:
+	 * the header here, the data in parse_json() */
+	if (!msg_utf8_valid(s, i))
+		return SIO_EBADPACKET;
 	if (i < len) {
-		out->data = parse_json(s + i, len - i, lim->max_depth);
+		out->data = parse_json(s + i, len - i);
 		if (!out->data)
 			return SIO_EBADPACKET;
 	}

@@ -6,7 +6,9 @@
  * Pure functions over json-c objects: no I/O, no global state. Decoding is
  * bounded: input length, JSON nesting depth, attachment count, namespace
  * length and ack id digits all have limits, and the whole input must be
- * consumed. Binary attachments stay as placeholders
+ * consumed. The data is parsed by shared/validate.h's msg_json_parse(), the
+ * same parser and rules as the REST bodies: a packet whose JSON it refuses
+ * (invalid UTF-8, an escaped lone surrogate, too deep...) is undecodable. Binary attachments stay as placeholders
  * {"_placeholder":true,"num":N} in the data; the attachments themselves
  * travel as separate Engine.IO binary messages.
  */
@@ -16,6 +18,8 @@
 #include <json-c/json.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "msg_limits.h"
 
 enum sio_packet_type {
 	SIO_CONNECT = 0,
@@ -33,11 +37,12 @@ enum sio_packet_type {
 #define SIO_ENOMEM (-3)
 
 #define SIO_NO_ACK (-1)
-#define SIO_ACK_ID_MAX_DIGITS 15 /* < 2^53: safe as a JavaScript number */
+#define SIO_ACK_ID_MAX_DIGITS MSG_SIO_ACK_ID_DIGITS /* < 2^53: safe as a JavaScript number */
 
+/* JSON nesting has one limit for every input, MSG_JSON_MAX_DEPTH
+ * (shared/msg_limits.h), applied by the parser. */
 typedef struct sio_limits {
 	size_t max_len;		  /* whole packet text */
-	int max_depth;		  /* JSON nesting */
 	unsigned max_attachments; /* binary packets */
 	size_t max_nsp_len;
 } sio_limits;

@@ -8,10 +8,12 @@
 #include <libwebsockets.h>
 
 #include "../engineio/eio_hash.h"
+#include "msg_limits.h"
+#include "random.h"
 #include "sio.h"
 
 #define SIO_SID_LEN 20
-#define SIO_ROOM_NAME_MAX 256
+#define SIO_ROOM_NAME_MAX MSG_SIO_ROOM_NAME_MAX
 
 struct sio_member;
 

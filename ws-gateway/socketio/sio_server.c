@@ -15,15 +15,18 @@
 static const char b64url[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-static void random_sid(char *out)
+/* 0, or -1 when there is no randomness (the caller refuses the connect:
+ * no predictable ids). */
+static int random_sid(char *out)
 {
 	uint8_t rnd[SIO_SID_LEN];
 
-	if (eio_random_bytes(rnd, sizeof(rnd)))
-		memset(rnd, 0, sizeof(rnd));
+	if (msg_random_bytes(rnd, sizeof(rnd)) < 0)
+		return -1;
 	for (int i = 0; i < SIO_SID_LEN; i++)
 		out[i] = b64url[rnd[i] & 63];
 	out[SIO_SID_LEN] = '\0';
+	return 0;
 }
 
 struct sio_nsp *sio_nsp_find(sio_server *srv, const char *name, size_t len)
@@ -135,7 +138,8 @@ int sio_socket_send(sio_socket *s, eio_buf *const *bufs, size_t n)
 
 /* --- sockets ------------------------------------------------------------- */
 
-static sio_socket *socket_new(struct sio_client *cl, struct sio_nsp *nsp)
+static sio_socket *socket_new(struct sio_client *cl, struct sio_nsp *nsp,
+			      const char *sid)
 {
 	sio_server *srv = cl->srv;
 	sio_socket *s = calloc(1, sizeof(*s));
@@ -147,7 +151,7 @@ static sio_socket *socket_new(struct sio_client *cl, struct sio_nsp *nsp)
 	s->cl = cl;
 	s->nsp = nsp;
 	s->state = SK_PENDING;
-	random_sid(s->sid);
+	memcpy(s->sid, sid, sizeof(s->sid));
 	s->idnode.key = &s->id;
 	s->idnode.klen = sizeof(s->id);
 	eio_htab_insert(&srv->by_id, &s->idnode);
@@ -358,7 +362,7 @@ int sio_emit_ack(sio_socket *s, const char *event, json_object *args,
 		free(a);
 		return r;
 	}
-	s->next_ack = (s->next_ack + 1) % 1000000000000000ll;
+	s->next_ack = (s->next_ack + 1) % MSG_SIO_ACK_ID_LIMIT;
 	a->s = s;
 	a->cb = cb;
 	a->arg = arg;
@@ -419,6 +423,7 @@ static void on_connect_packet(struct sio_client *cl, sio_packet *p)
 	sio_server *srv = cl->srv;
 	struct sio_nsp *nsp = sio_nsp_find(srv, p->nsp, p->nsp_len);
 	const char *refusal = NULL;
+	char sid[SIO_SID_LEN + 1];
 	sio_socket *s;
 	int r;
 
@@ -431,7 +436,16 @@ static void on_connect_packet(struct sio_client *cl, sio_packet *p)
 		free(name);
 		return;
 	}
-	s = socket_new(cl, nsp);
+	if (random_sid(sid) < 0) {
+		char *name = strndup(p->nsp, p->nsp_len);
+
+		if (name)
+			send_message_obj(cl->es, SIO_CONNECT_ERROR, name,
+					 "Internal error");
+		free(name);
+		return;
+	}
+	s = socket_new(cl, nsp, sid);
 	if (!s) {
 		eio_close_reason(cl->es, "transport error");
 		return;
@@ -664,9 +678,7 @@ sio_server *sio_server_new(const sio_config *cfg, const sio_handlers *h,
 	if (!srv->cfg.connect_timeout_ms)
 		srv->cfg.connect_timeout_ms = 45000;
 	if (!srv->cfg.max_attachments)
-		srv->cfg.max_attachments = 10;
-	if (!srv->cfg.max_json_depth)
-		srv->cfg.max_json_depth = 32;
+		srv->cfg.max_attachments = MSG_SIO_ATTACHMENTS_DEFAULT;
 	ecfg = srv->cfg.eio;
 	if (!ecfg.path)
 		ecfg.path = "/socket.io/";
@@ -676,9 +688,8 @@ sio_server *sio_server_new(const sio_config *cfg, const sio_handlers *h,
 	srv->cfg.eio = *eio_server_config(srv->eio); /* defaults filled, strings owned */
 	srv->cfg.namespaces = NULL;
 	srv->limits.max_len = srv->cfg.eio.max_payload;
-	srv->limits.max_depth = (int)srv->cfg.max_json_depth;
 	srv->limits.max_attachments = srv->cfg.max_attachments;
-	srv->limits.max_nsp_len = 256;
+	srv->limits.max_nsp_len = MSG_SIO_NSP_MAX;
 
 	while (names[n])
 		n++;
