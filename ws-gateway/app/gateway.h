@@ -88,7 +88,7 @@ struct gw_conv {
 #define GW_LAG_BUCKETS 8
 
 struct gw_stats {
-    unsigned long long events_in[16], events_out[16];
+    unsigned long long events_in[24], events_out[24]; /* by gw_event_names */
     unsigned long long errors[16];
     unsigned long long deliveries, catchups, catchup_rooms, doorbells_sent, notifications;
     unsigned long long bad_notifications, net_catches;
@@ -116,6 +116,14 @@ struct gw_timers {
     unsigned long long ticks;  /* seconds since start */
 };
 
+/* Delivery receipts waiting for their flush (receipts.c). */
+struct gw_receipts {
+    struct gateway *g;
+    lws_sorted_usec_list_t sul;
+    int scheduled;
+    struct imap pending;       /* conversation -> struct pending * (owned) */
+};
+
 struct gateway {
     const struct msg_config *cfg;
     struct lws_context *ctx;
@@ -134,6 +142,7 @@ struct gateway {
     struct eio_wheel *lifetimes; /* the sockets' token deadlines (lifetime.c) */
     int lifetimes_running;
     long nclients;             /* sockets past on_connect, pending or connected */
+    struct gw_receipts receipts;
 };
 
 /* Names of the client events and the server's, for counters. */
@@ -243,6 +252,12 @@ void gw_ring(struct gateway *g, int conv);
 void gw_notify_typing(struct gateway *g, uint64_t sid, int conv, int user, int typing);
 void gw_on_notify(struct pgc *c, const char *channel, const char *payload, void *arg);
 void gw_on_listen_ready(struct pgc *c, void *arg);
+
+/* receipts.c: a new_message written to the room's sockets; when one of
+ * them is the recipient's, its delivery marker moves (coalesced). */
+void gw_receipts_init(struct gateway *g);
+void gw_receipts_free(struct gateway *g);
+void gw_receipt_written(struct gateway *g, int conv, const char *data);
 
 /* timers.c */
 void gw_timers_start(struct gateway *g);

@@ -306,7 +306,8 @@ static void restored_events(void *arg, PGresult *res)
         struct gw_conv *cv = (struct gw_conv *)imap_get(&g->convs, atoi(PQgetvalue(res, i, 1)));
         const char *kind = PQgetvalue(res, i, 2);
         if (!cv || cv->state != CONV_READY || id > cv->cursor || PQgetisnull(res, i, 3) ||
-            (strcmp(kind, "new_message") != 0 && strcmp(kind, "messages_read") != 0))
+            (strcmp(kind, "new_message") != 0 && strcmp(kind, "messages_read") != 0 &&
+             strcmp(kind, "messages_delivered") != 0))
             continue;
         struct sbuf b;
         sbuf_init(&b);
