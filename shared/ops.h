@@ -39,6 +39,7 @@ enum msg_op {
     MSG_OP_GATEWAY_HEARTBEAT,   /* instance, max ms */
     MSG_OP_MARK_DELIVERED,      /* user, conversation, up to id: a delivery receipt (sql/041), batchable */
     MSG_OP_AUDIT_PURGE,         /* retention days -> rows removed (sql/040_audit.sql) */
+    MSG_OP_REVOCATIONS_SINCE,   /* since (epoch s) -> (user id, revoked_at rounded up) */
     MSG_OP_COUNT
 };
 

@@ -60,6 +60,7 @@ struct gw_client {
     char *restore_pid;         /* a reconnecting client's {pid, offset}, owned */
     long long restore_offset;  /* -1: none */
     long long exp;             /* the token's exp (seconds since the epoch) */
+    long long iat;             /* its iat, -1 when it has none (revocation) */
     int warn_now;              /* token_expiring due at connection_established */
     struct eio_wheel_ent warn_ent, exp_ent; /* its token_expiring and its end */
 };
@@ -108,6 +109,7 @@ struct gw_bus {
     long long net_after;       /* the safety net reads ids after this (-1: not yet) */
     long long net_top;         /* the newest id its last read saw */
     int net_inflight;
+    long long listen_lost_at;  /* seconds since the epoch; 0: never lost */
 };
 
 struct gw_timers {
@@ -161,8 +163,13 @@ int gw_on_connect(sio_socket *s, json_object *auth, const char **refusal, void *
 void gw_on_connected(sio_socket *s, void *user);
 void gw_on_disconnect(sio_socket *s, const char *reason, void *user);
 
-/* revoke.c: disconnects every socket of the user here (a revocation). */
-void gw_revoke_user(struct gateway *g, int user_id);
+/* revoke.c: disconnects every socket of the user here whose token was
+ * issued before `before` (seconds since the epoch; a token without iat
+ * always), as messaging.token_revoked rules. */
+void gw_revoke_user(struct gateway *g, int user_id, long long before);
+/* After the LISTEN connection came back: the revocations recorded since it
+ * was lost (their NOTIFYs were missed). */
+void gw_revocations_since(struct gateway *g, long long since);
 
 /* lifetime.c: a socket lives as long as its token (API.md section 7). */
 int gw_lifetime_init(struct gateway *g);
@@ -252,6 +259,7 @@ void gw_ring(struct gateway *g, int conv);
 void gw_notify_typing(struct gateway *g, uint64_t sid, int conv, int user, int typing);
 void gw_on_notify(struct pgc *c, const char *channel, const char *payload, void *arg);
 void gw_on_listen_ready(struct pgc *c, void *arg);
+void gw_on_listen_down(struct pgc *c, void *arg);
 
 /* receipts.c: a new_message written to the room's sockets; when one of
  * them is the recipient's, its delivery marker moves (coalesced). */

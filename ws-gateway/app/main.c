@@ -222,7 +222,8 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    struct pgc_hooks lh = {.on_ready = gw_on_listen_ready, .on_notify = gw_on_notify, .arg = &g};
+    struct pgc_hooks lh = {.on_ready = gw_on_listen_ready, .on_down = gw_on_listen_down,
+                           .on_notify = gw_on_notify, .arg = &g};
     g.listen = pgc_new(g.ctx, g.vh, cfg.database_url, "messaging-gateway-listen", 100000, GW_DB_QUEUE_BYTES,
                        MSG_BUS_CHANNEL, &lh);
     int pooled = pgpool_init(&g.pool, (int)cfg.ws_db_connections);

@@ -171,6 +171,8 @@ static void refuse_connect(struct gateway *g, sio_socket *s, struct gw_client *c
     g->stats.refused_connects++;
     msg_warn("connect_refused", "user=%d reason=%s", c->user_id, reason);
     sio_socket_set_user(s, NULL);
+    gw_lifetime_drop(g, c); /* its token deadlines point into c */
+    g->nclients--;
     gw_client_free(c);
     sio_refuse(s, message);
 }
