@@ -42,7 +42,7 @@ TOKEN_BIN := $(if $(filter release,$(VARIANT)),shared/msg-token,$(B)/shared/msg-
 UNIT_SRCS := $(sort $(wildcard t/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:t/unit/%.c=$(B)/t/unit/%)
 
-.PHONY: all deps build run start stop test test-unit test-integration test-browser test-ops bench bench-idle bench-scale bench-flood token clean conformance fuzz install
+.PHONY: all deps build run start stop test test-unit test-integration test-browser test-ops bench bench-idle bench-scale bench-audit bench-flood token clean conformance fuzz install
 all: deps-check $(API_BIN) $(TOKEN_BIN) gateway
 
 deps:
@@ -139,6 +139,11 @@ bench-scale: all
 # The gateway's CPU holding idle sessions, with each event loop.
 bench-idle: all
 	@scripts/bench-idle.sh
+
+# The access log's cost alone: the REST table, then GET .../messages with
+# audit_log off and on side by side.
+bench-audit: all
+	@BENCH_AUDIT_ONLY=1 scripts/bench.sh
 
 clean:
 	rm -rf build fcgi-api/messaging-api shared/msg-token ws-gateway/messaging-gateway ws-gateway/conformance-server

@@ -211,13 +211,17 @@ void h_list_messages(struct api_ctx *ctx)
     snprintf(l, sizeof l, "%ld", limit);
     snprintf(b, sizeof b, "%ld", before);
     snprintf(a, sizeof a, "%ld", after);
-    const char *params[] = {ctx->user, ctx->role, c, l, before >= 0 ? b : NULL, after >= 0 ? a : NULL};
+    const char *params[] = {ctx->user, ctx->role, c, l, before >= 0 ? b : NULL, after >= 0 ? a : NULL,
+                            inline_notify(ctx)};
     /* The page's JSON is written here, not by the database (the hot path). */
     PGresult *res;
     if (msg_db_exec(ctx->db, MSG_OP_LIST_MESSAGE_ROWS, params, &res, &e) < 0) {
         http_send_error(ctx->req, &e, NULL);
         return;
     }
+    /* The page delivered messages (a messages_delivered event): the doorbell. */
+    if (PQntuples(res) > 0 && PQnfields(res) > 2 && !PQgetisnull(res, 0, 2))
+        ctx->bell_conversation = atoi(c);
     struct sbuf out;
     sbuf_init(&out);
     int status;

@@ -57,6 +57,14 @@ static int serve(FCGX_Request *fr, const struct msg_config *cfg, struct msg_db *
     return events;
 }
 
+/* The access log's session settings on the worker's connection: via rest. */
+static int api_db_options(struct msg_db *db, const struct msg_config *cfg)
+{
+    char opts[160];
+    msg_db_session_options(opts, sizeof opts, NULL, "rest", strcmp(cfg->audit_log, "off") != 0);
+    return msg_db_set_options(db, opts);
+}
+
 int worker_run(int listen_fd, int bell_fd, const struct msg_config *cfg)
 {
     bool ring = strcmp(cfg->notify_mode, "doorbell") == 0;
@@ -78,7 +86,7 @@ int worker_run(int listen_fd, int bell_fd, const struct msg_config *cfg)
     sigdelset(&waiting, SIGHUP);
 
     struct msg_db db;
-    if (msg_db_init(&db, cfg) < 0)
+    if (msg_db_init(&db, cfg) < 0 || api_db_options(&db, cfg) < 0)
         return 1;
     size_t max = (size_t)cfg->api_max_connections;
     struct conn *conns = calloc(max, sizeof *conns);
@@ -152,7 +160,7 @@ int worker_run(int listen_fd, int bell_fd, const struct msg_config *cfg)
 int cgi_run(const struct msg_config *cfg)
 {
     struct msg_db db;
-    if (msg_db_init(&db, cfg) < 0)
+    if (msg_db_init(&db, cfg) < 0 || api_db_options(&db, cfg) < 0)
         return 1;
     /* No master here: ring the doorbell on this connection, after commit. */
     int conv = answer(NULL, cfg, &db);

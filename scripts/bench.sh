@@ -98,6 +98,47 @@ echo >>"$OUT/rest.md"
 echo "POST / ceiling: $ratio" >>"$OUT/rest.md"
 cat "$OUT/rest.md"
 
+# ------------------------------------------------------------ the access log's cost
+# GET .../messages with audit_log on and off, side by side (alternating
+# rounds, medians): the API re-reads its configuration on SIGHUP.
+audit_set() { # on|off: every worker on the new setting before returning
+  local want=$1 i k n0 n1 pid
+  sed -i '/^audit_log *=/d' "$MESSAGING_CONFIG"; echo "audit_log = $want" >>"$MESSAGING_CONFIG"
+  pid=$(cat "$MESSAGING_VAR/run/api.pid"); kill -HUP "$pid"
+  read -r tok conv <"$MESSAGING_VAR/users.txt"
+  for ((i = 0; i < 200; i++)); do
+    n0=$(psql -X -At -d "$DB" -c 'SELECT count(*) FROM messaging.audit_log')
+    for ((k = 0; k < 16; k++)); do
+      curl -s -o /dev/null -H "Authorization: Bearer $tok" "$BASE/api/messaging/conversations/$conv/messages?limit=1"
+    done
+    n1=$(psql -X -At -d "$DB" -c 'SELECT count(*) FROM messaging.audit_log')
+    if { [ "$want" = on ] && [ $((n1 - n0)) -eq 16 ]; } || { [ "$want" = off ] && [ "$n1" = "$n0" ]; }; then return 0; fi
+    sleep 0.1
+  done
+  echo "bench: audit_log = $want did not take effect" >&2; return 1
+}
+: >"$OUT/audit-on.jsonl"; : >"$OUT/audit-off.jsonl"
+for ((r = 0; r < R; r++)); do
+  for mode in off on; do
+    echo "bench: GET messages, audit_log = $mode (round $((r + 1)))" >&2
+    audit_set "$mode" || break 2
+    ENDPOINT=messages BENCH_USERS=$MESSAGING_VAR/users.txt wrk -t2 -c"$C" -d"${T}s" -s t/bench/rest.lua "$BASE" 2>&1 |
+      grep '^{' >>"$OUT/audit-$mode.jsonl"
+  done
+done
+audit_set on || true
+AON=$(field rps <"$OUT/audit-on.jsonl" | median); AOFF=$(field rps <"$OUT/audit-off.jsonl" | median)
+{
+  echo "| GET .../messages ($C connections, ${T}s x $R rounds, alternating, medians) | req/s | p50 ms | p99 ms |"
+  echo "|---|---|---|---|"
+  echo "| audit_log = off | $AOFF | $(field p50_ms <"$OUT/audit-off.jsonl" | median) | $(field p99_ms <"$OUT/audit-off.jsonl" | median) |"
+  echo "| audit_log = on | $AON | $(field p50_ms <"$OUT/audit-on.jsonl" | median) | $(field p99_ms <"$OUT/audit-on.jsonl" | median) |"
+  echo
+  echo "on / off: $(awk -v a="$AON" -v b="$AOFF" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }') (the target: at least 0.85)"
+} >"$OUT/audit.md"
+cat "$OUT/audit.md"
+[ -z "${BENCH_AUDIT_ONLY:-}" ] || exit 0
+
 # ------------------------------------------------------------ Socket.IO
 # One gateway (the stack's first): joined WebSocket connections and its
 # memory per connection, then fan-out (send_message -> new_message at the

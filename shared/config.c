@@ -68,6 +68,9 @@ static const struct key keys[] = {
     S(ws_event_loop, "uv"),
     L(recovery_max_disconnection_ms, "120000", 0, 86400000),
     {"admin_token", K_STR, offsetof(struct msg_config, admin_token), "", 0, 0, true},
+    S(audit_log, "on"),
+    L(audit_retention_days, "2190", 1, 36500),
+    L(presence_grace_s, "5", 0, 3600),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -263,6 +266,10 @@ static int validate(struct msg_config *cfg, int flags, char *err, size_t errlen)
     }
     if (strcmp(cfg->notify_mode, "doorbell") != 0 && strcmp(cfg->notify_mode, "inline") != 0) {
         fail(err, errlen, "config: notify_mode must be doorbell or inline");
+        return -1;
+    }
+    if (strcmp(cfg->audit_log, "on") != 0 && strcmp(cfg->audit_log, "off") != 0) {
+        fail(err, errlen, "config: audit_log must be on or off");
         return -1;
     }
     if (strcmp(cfg->ws_event_loop, "uv") != 0 && strcmp(cfg->ws_event_loop, "poll") != 0) {

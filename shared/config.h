@@ -53,6 +53,9 @@ struct msg_config {
     char *ws_event_loop;        /* "uv" (epoll, lws's libuv event library) or "poll" */
     long recovery_max_disconnection_ms;
     char *admin_token;
+    char *audit_log;            /* "on" (default) or "off": the access log (API.md section 9) */
+    long audit_retention_days;  /* the gateway's daily messaging.audit_purge() */
+    long presence_grace_s;      /* a user without sockets stays online this long */
 };
 
 /* Fills *cfg with defaults, reads `path` (NULL: $MESSAGING_CONFIG, else no

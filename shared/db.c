@@ -68,6 +68,48 @@ void msg_db_params_free(struct msg_db_params *p)
     p->options = NULL;
 }
 
+int msg_db_params_add_options(struct msg_db_params *p, const char *extra)
+{
+    if (!extra || !extra[0])
+        return 0;
+    size_t n = (p->options ? strlen(p->options) + 1 : 0) + strlen(extra) + 1;
+    char *o = malloc(n);
+    if (!o)
+        return -1;
+    snprintf(o, n, "%s%s%s", p->options ? p->options : "", p->options ? " " : "", extra);
+    int k = 0;
+    while (p->keys[k] && strcmp(p->keys[k], "options") != 0)
+        k++;
+    if (!p->keys[k]) {
+        if (k >= MSG_DB_PARAMS_MAX) {
+            free(o);
+            return -1;
+        }
+        p->keys[k] = "options";
+        p->keys[k + 1] = p->vals[k + 1] = NULL;
+    }
+    free(p->options);
+    p->options = o;
+    p->vals[k] = o;
+    return 0;
+}
+
+int msg_db_set_options(struct msg_db *db, const char *options)
+{
+    char *o = options ? strdup(options) : NULL;
+    if (options && !o)
+        return -1;
+    free(db->options);
+    db->options = o;
+    return 0;
+}
+
+void msg_db_session_options(char *buf, size_t cap, const char *extra, const char *via, int audit)
+{
+    snprintf(buf, cap, "%s%s-c messaging.via=%s -c messaging.audit_log=%s", extra ? extra : "",
+             extra ? " " : "", via, audit ? "on" : "off");
+}
+
 int msg_db_init(struct msg_db *db, const struct msg_config *cfg)
 {
     memset(db, 0, sizeof *db);
@@ -96,6 +138,7 @@ void msg_db_close(struct msg_db *db)
     if (db->conn)
         PQfinish(db->conn);
     free(db->url);
+    free(db->options);
     memset(db, 0, sizeof *db);
 }
 
@@ -144,7 +187,8 @@ static int ensure_connected(struct msg_db *db)
     if (t < db->next_try)
         return -1;
     struct msg_db_params p;
-    if (msg_db_params_init(&p, db->url, "messaging-api", db->connect_timeout_s, db->statement_timeout_ms) < 0) {
+    if (msg_db_params_init(&p, db->url, "messaging-api", db->connect_timeout_s, db->statement_timeout_ms) < 0 ||
+        msg_db_params_add_options(&p, db->options) < 0) {
         msg_db_params_free(&p);
         return -1;
     }
@@ -251,7 +295,19 @@ int msg_db_exec(struct msg_db *db, enum msg_op op, const char *const *params, PG
                 state ? state : "-", bad ? "lost" : "ok");
         int input_error = state && strncmp(state, "22", 2) == 0;
         int timeout = state && strcmp(state, "57014") == 0; /* query_canceled: statement_timeout */
+        /* The access log could not be written (sql/040_audit.sql): the
+         * access it records does not happen either, and the database is
+         * what is wrong (API.md section 9), as when it is out of resources. */
+        const char *table = r ? PQresultErrorField(r, PG_DIAG_TABLE_NAME) : NULL;
+        const char *primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+        int log_failed = (table && strcmp(table, "audit_log") == 0) ||
+                         (primary && strstr(primary, "audit_log")) ||
+                         (state && (strncmp(state, "53", 2) == 0 || strncmp(state, "57", 2) == 0));
         PQclear(r);
+        if (log_failed && !bad && !timeout) {
+            *err = msg_error_make(MSG_UNAVAILABLE, "The service is unavailable");
+            return -1;
+        }
         if (input_error) {
             /* Data exceptions (bad encoding, out of range) come from input. */
             *err = msg_error_make(MSG_INVALID_REQUEST, "Invalid request");

@@ -28,6 +28,8 @@ struct msg_db_params {
 int msg_db_params_init(struct msg_db_params *p, const char *url, const char *app_name,
                        long connect_timeout_s, long statement_timeout_ms);
 void msg_db_params_free(struct msg_db_params *p);
+/* Appends `extra` (libpq -c settings) to the options of *p. -1 on out of memory. */
+int msg_db_params_add_options(struct msg_db_params *p, const char *extra);
 
 struct msg_db {
     PGconn *conn;       /* owned; NULL while disconnected */
@@ -38,6 +40,7 @@ struct msg_db {
     /* The token of the request in hand (msg_db_set_token). */
     bool token_set, token_has_iat;
     char token_user[16], token_iat[24];
+    char *options;      /* owned; libpq -c settings added to each connection's, or NULL */
 };
 
 /* A reply: status and JSON body, owned by res until msg_reply_clear(). */
@@ -51,6 +54,13 @@ struct msg_reply {
 
 /* The database of cfg, with its timeouts; connects at the first call. */
 int msg_db_init(struct msg_db *db, const struct msg_config *cfg);
+/* Settings added to the options of the connections from now on, e.g.
+ * msg_db_session_options(). Returns -1 when out of memory. */
+int msg_db_set_options(struct msg_db *db, const char *options);
+/* The session settings the SQL operations read (sql/040_audit.sql): the
+ * access log's `via` and whether it is on. Writes "-c messaging.via=VIA
+ * -c messaging.audit_log=on|off" (plus `extra` first, when not NULL). */
+void msg_db_session_options(char *buf, size_t cap, const char *extra, const char *via, int audit);
 void msg_db_close(struct msg_db *db);
 
 /* The caller's token for the calls that follow, until msg_db_clear_token

@@ -16,7 +16,7 @@ void msg_iso_time(long long us, char *buf)
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
 }
 
-enum { F_STATUS, F_BODY, F_ID, F_CONV, F_SENDER, F_CONTENT, F_SENT, F_READ, F_CLIENT, F_COUNT };
+enum { F_STATUS, F_BODY, F_ID, F_CONV, F_SENDER, F_CONTENT, F_SENT, F_READ, F_CLIENT, F_DELIVERED, F_COUNT };
 
 int msg_page_json(const PGresult *res, int *status, struct sbuf *out)
 {
@@ -47,7 +47,12 @@ int msg_page_json(const PGresult *res, int *status, struct sbuf *out)
             sbuf_puts(out, "null");
         else
             sbuf_json_string(out, PQgetvalue(res, r, F_CLIENT), (size_t)PQgetlength(res, r, F_CLIENT));
-        sbuf_puts(out, "}");
+        if (PQgetisnull(res, r, F_DELIVERED)) {
+            sbuf_puts(out, ",\"deliveredAt\":null}");
+        } else {
+            msg_iso_time(atoll(PQgetvalue(res, r, F_DELIVERED)), when);
+            sbuf_printf(out, ",\"deliveredAt\":\"%s\"}", when);
+        }
     }
     sbuf_printf(out, "],\"hasMore\":%s}", strcmp(head, "true") == 0 ? "true" : "false");
     return sbuf_ok(out) ? 0 : -1;

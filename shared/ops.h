@@ -15,12 +15,13 @@ enum msg_op {
      * id of the conversation, event data); `emits` below. */
     MSG_OP_SEND_MESSAGE,        /* user, role, conversation, content, client id, max length, notify */
     MSG_OP_LIST_MESSAGES,       /* user, role, conversation, limit, before, after */
-    MSG_OP_LIST_MESSAGE_ROWS,   /* the same, as rows for shared/msgjson.c */
+    MSG_OP_LIST_MESSAGE_ROWS,   /* the same, as rows for shared/msgjson.c; + notify inline */
     MSG_OP_MARK_READ,           /* user, role, conversation, notify */
     MSG_OP_UNREAD_COUNT,        /* user, role */
     MSG_OP_SEARCH_USERS,        /* user, role, q, limit */
     MSG_OP_AVAILABLE_USERS,     /* user, role */
     MSG_OP_CHECK_PARTICIPANT,   /* user, role, conversation */
+    MSG_OP_JOIN_ROOM,           /* user, role, conversation: check_participant, logged (room_join) */
     MSG_OP_HEALTH,              /* (none) */
     MSG_OP_DOORBELL,            /* conversations int[] (NULL: all): a bell after commit */
     /* The gateway's reads (rows, not a reply): */
@@ -36,6 +37,9 @@ enum msg_op {
     MSG_OP_SESSION_RESTORE,     /* pid, user, max ms, instance -> joined, sent, sent_log */
     MSG_OP_SESSION_REPLAY,      /* ids bigint[], conversations int[], after bigint[], limit -> events */
     MSG_OP_GATEWAY_HEARTBEAT,   /* instance, max ms */
+    MSG_OP_MARK_DELIVERED,      /* user, conversation, up to id: a delivery receipt (sql/041), batchable */
+    MSG_OP_AUDIT_PURGE,         /* retention days -> rows removed (sql/040_audit.sql) */
+    MSG_OP_REVOCATIONS_SINCE,   /* since (epoch s) -> (user id, revoked_at rounded up) */
     MSG_OP_COUNT
 };
 

@@ -112,6 +112,7 @@ describe('token lifetime', () => {
     const exp = now() + 4;
     const c = await connect(WS_URL, tokenFor(patient, { exp }));
     const stranger = await createPatient();
+    // Paced: refresh_token's bucket holds 3 (API.md section 8).
     for (const token of [tokenFor(stranger, { exp: now() + 600 }), 'not-a-token', tokenFor(patient, { exp: now() - 10 })]) {
       const ack = await c.requestPaced('refresh_token', { token });
       assertAckError(ack, 'unauthorized');
@@ -196,5 +197,25 @@ describe('revocation at the gateway', () => {
     assertAckError(await c.request('refresh_token', { token: old }), 'unauthorized');
     assert.equal((await c.request('refresh_token', { token: fresh })).ok, true);
     c.close(); other.close();
+  });
+
+  test('a revocation whose NOTIFY was missed (LISTEN connection lost) still disconnects, once LISTEN is back', async () => {
+    const { patient: p, doctor: d, conversationId } = await pairWithConversation();
+    const mine = [await connectJoined(WS_URL, tokenFor(p), conversationId), await connectJoined(WS_URL2, tokenFor(p), conversationId)];
+    const other = await connectJoined(WS_URL, tokenFor(d), conversationId);
+    // Both gateways lose their LISTEN session; the revocation commits before they listen again.
+    await q(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'messaging-gateway-listen';
+             SELECT messaging.revoke_user(${Number(p.id)});`);
+    for (const c of mine) {
+      const err = await c.waitFor('error', (x) => x && x.code === 'unauthorized', 10000);
+      assertErrorEvent(err, 'unauthorized', null);
+      assert.equal(await disconnected(c, 2000), 'io server disconnect');
+    }
+    assert.equal(other.connected, true);
+    // A token issued after the revocation works.
+    await sleep(1100);
+    const again = await connectJoined(WS_URL, tokenFor(p), conversationId);
+    assert.equal(again.connected, true);
+    for (const c of [...mine, other, again]) c.close();
   });
 });

@@ -49,7 +49,9 @@ describe('send_message and mark_as_read', () => {
         for (const c of all) assert.deepEqual(await c.waitFor('new_message', byId(m1.id)), { message: m1, conversationId: conv }, c.label);
         // Stored before broadcast: the REST history has it.
         const hist = assertOk(await get(`/conversations/${conv}/messages`, tokenFor(doctor))).messages;
-        assert.deepEqual(hist.at(-1), m1);
+        // ... delivered by that very fetch of its recipient (API.md section 9).
+        assert.deepEqual({ ...hist.at(-1), deliveredAt: null }, m1);
+        assert.notEqual(hist.at(-1).deliveredAt, null, 'fetched by its recipient: delivered');
         // With a clientId and a decimal-string conversationId, from the other instance.
         const m2 = ackMessage(await d2.request('send_message', { conversationId: String(conv), content: 'Réponse', clientId: `c-${transport}` }),
           { conversationId: conv, senderId: doctor.id, content: 'Réponse', clientId: `c-${transport}` });

@@ -78,7 +78,7 @@ export function assertUser(u, expected = undefined) {
   if (expected) assert.deepEqual(u, { id: expected.id, role: expected.role, firstName: expected.firstName, lastName: expected.lastName });
 }
 
-export const MESSAGE_KEYS = ['clientId', 'content', 'conversationId', 'id', 'isRead', 'senderId', 'sentAt'];
+export const MESSAGE_KEYS = ['clientId', 'content', 'conversationId', 'deliveredAt', 'id', 'isRead', 'senderId', 'sentAt'];
 
 export function assertMessage(m, expected = {}) {
   assert.ok(m && typeof m === 'object', 'message is not an object');
@@ -90,6 +90,8 @@ export function assertMessage(m, expected = {}) {
   assertTimestamp(m.sentAt, 'sentAt');
   assert.equal(typeof m.isRead, 'boolean');
   assert.ok(m.clientId === null || typeof m.clientId === 'string', `clientId ${m.clientId}`);
+  if (m.deliveredAt !== null) assertTimestamp(m.deliveredAt, 'deliveredAt');
+  if (m.isRead) assert.notEqual(m.deliveredAt, null, 'a read message is delivered');
   for (const [k, v] of Object.entries(expected)) assert.deepEqual(m[k], v, `message.${k}`);
 }
 

@@ -97,6 +97,31 @@ code=$(post "$TP"); [ "$code" = 201 ] && ok "a reopened conversation accepts mes
 tj "conversation show" 0 "o.status === 'active' && o.messages === 1 && o.patientId === $P" conversation show "$C"
 t "conversation close of a missing one: exit 4" 4 conversation close 2000000000
 
+# The access log: msgctl's own changes, the API's reads, the reports.
+tj "audit --json --conversation: msgctl's close and reopen, via admin, with the operator" 0 \
+  "o.filter(r => r.action === 'conversation_close' && r.via === 'admin' && r.conversationId === $C && r.detail.operator && r.detail.changed === true).length === 1 && o.some(r => r.action === 'conversation_reopen')" \
+  audit --conversation "$C"
+tj "audit --json: the API's rows are via rest, keys as documented" 0 \
+  "o.some(r => r.action === 'message_send' && r.via === 'rest' && r.userId === $P) && o.every(r => Object.keys(r).sort().join() === 'action,at,conversationId,detail,id,userId,via')" \
+  audit --user "$P"
+tj "audit --json: a refused change is logged (conversation close of a missing one)" 0 \
+  "o.some(r => r.action === 'conversation_close' && r.detail.outcome === 'refused')" audit --since 2000-01-01T00:00:00Z
+tj "audit --since the future: nothing" 0 "Array.isArray(o) && o.length === 0" audit --since 2999-01-01
+run audit --csv --user "$P"
+[ "$RC" = 0 ] && head -n 1 <<<"$OUT" | grep -qx 'id,at,user_id,action,conversation_id,via,detail' && grep -q ',message_send,' <<<"$OUT" && ok "audit --csv: a header and rows" || bad "audit --csv"
+run audit --user "$P" --limit 1
+[ "$RC" = 0 ] && [ "$(wc -l <<<"$OUT")" = 1 ] && grep -q "user $P" <<<"$OUT" && ok "audit: one line per row, --limit" || bad "audit: text"
+t "audit --since garbage: exit 2" 2 audit --since yesterday
+t "audit --user abc: exit 2" 2 audit --user abc
+t "audit --json --csv: exit 2" 2 audit --json --csv
+tj "access-report --json: who, name, role, action, time, via" 0 \
+  "o.some(r => r.userId === $D && r.role === 'medecin' && r.name && r.action === 'message_send' && r.via === 'rest' && r.at) && o.some(r => r.userId === null && r.action === 'conversation_close')" \
+  access-report "$P"
+run access-report "$P"
+[ "$RC" = 0 ] && grep -q "user $D .*medecin .*message_send .*rest" <<<"$OUT" && ok "access-report: a table" || bad "access-report: text"
+t "access-report of a doctor (not a patient): exit 4" 4 access-report "$D"
+t "access-report with a bad id: exit 2" 2 access-report x
+
 # Gateway stats.
 read -r G1 G2 <<<"$MSG_GATEWAYS"
 tj "stats --json of both gateways" 0 "o.gateways.length === 2 && o.gateways.every(g => g.stats && 'connections' in g.stats && 'rooms' in g.stats) && 'connections' in o.total" stats --gateway "$G1" --gateway "$G2"

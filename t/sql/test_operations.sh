@@ -86,6 +86,13 @@ cat "$tmp/ops"
 pass=$((pass + $(grep -c '^ok - ' "$tmp/ops")))
 failed=$((failed + $(grep -c '^not ok - ' "$tmp/ops")))
 if [ $rc -ne 0 ]; then not_ok "test_operations.sql stopped: $(head -c 500 "$tmp/ops.err")"; fi
+# The access log (sql/040_audit.sql), same fixtures.
+"$PSQL" -X -q -tA -v ON_ERROR_STOP=1 -v tag="$tag" -d "$url" -f "$here/test_audit.sql" >"$tmp/audit" 2>"$tmp/audit.err"
+rc=$?
+cat "$tmp/audit"
+pass=$((pass + $(grep -c '^ok - ' "$tmp/audit")))
+failed=$((failed + $(grep -c '^not ok - ' "$tmp/audit")))
+if [ $rc -ne 0 ]; then not_ok "test_audit.sql stopped: $(head -c 500 "$tmp/audit.err")"; fi
 
 # A conversation of its own for what follows: p2 with d3.
 C=$(q -c "SELECT (messaging.create_conversation($P2, NULL, $D3)).body::json->'conversation'->>'id'")

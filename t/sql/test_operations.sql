@@ -103,7 +103,7 @@ SELECT coalesce(max(id), 0) AS ev0 FROM messaging.events \gset
 SELECT status AS st, body AS b FROM messaging.send_message(:p1, 'patient', :c1, 'Bonjour, docteur Élise 👋', NULL, 10000, false) \gset
 SELECT pg_temp.is(:'st', '201', 'send_message: 201');
 SELECT (:'b'::json->'message'->>'id')::bigint AS m1 \gset
-SELECT pg_temp.is(pg_temp.keys(:'b'::json->'message'), 'clientId,content,conversationId,id,isRead,senderId,sentAt',
+SELECT pg_temp.is(pg_temp.keys(:'b'::json->'message'), 'clientId,content,conversationId,deliveredAt,id,isRead,senderId,sentAt',
   'send_message: Message keys');
 SELECT pg_temp.is(:'b'::json->'message'->>'content', 'Bonjour, docteur Élise 👋', 'send_message: content kept');
 SELECT pg_temp.is(json_typeof(:'b'::json->'message'->'clientId'), 'null', 'send_message: clientId null when not given');

@@ -142,6 +142,7 @@ int gw_on_connect(sio_socket *s, json_object *auth, const char **refusal, void *
     c->sid = sio_socket_id(s);
     c->user_id = id.user_id;
     c->exp = id.exp;
+    c->iat = id.has_iat ? id.iat : -1;
     read_recovery(auth, c);
     a->g = g;
     a->sid = c->sid;

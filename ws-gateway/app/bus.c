@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <stdint.h>
 
 #include "bus.h"
@@ -407,7 +408,8 @@ void gw_on_notify(struct pgc *c, const char *channel, const char *payload, void 
             typing_elsewhere(g, m);
         break;
     case MSG_BUS_REVOKE:
-        gw_revoke_user(g, m->user_id);
+        /* Recorded as now(): tokens issued up to this second are refused. */
+        gw_revoke_user(g, m->user_id, (long long)time(NULL) + 1);
         break;
     case MSG_BUS_UNKNOWN:
         g->stats.bad_notifications++;
@@ -423,8 +425,17 @@ void gw_on_listen_ready(struct pgc *c, void *arg)
     /* LISTEN again: what was committed meanwhile is read now. */
     g->bus.catchup_inflight = 0;
     g->bus.net_inflight = 0;
+    /* Revocations whose NOTIFY was missed while LISTEN was down. */
+    if (g->bus.listen_lost_at > 0)
+        gw_revocations_since(g, g->bus.listen_lost_at - 1);
     gw_ask_pending_cursors(g);
     gw_catch_up(g);
+}
+
+void gw_on_listen_down(struct pgc *c, void *arg)
+{
+    struct gateway *g = arg;
+    g->bus.listen_lost_at = (long long)time(NULL);
 }
 
 void gw_bus_init(struct gw_bus *b)

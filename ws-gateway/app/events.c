@@ -195,7 +195,7 @@ static void on_join(struct gateway *g, sio_socket *s, struct gw_client *c, int e
     snprintf(uid, sizeof uid, "%d", c->user_id);
     snprintf(cid, sizeof cid, "%d", conv);
     const char *params[] = {uid, c->role, cid};
-    submit(g, s, c, op_new(g, s, ev, ack_id, conv), MSG_OP_CHECK_PARTICIPANT, params, joined);
+    submit(g, s, c, op_new(g, s, ev, ack_id, conv), MSG_OP_JOIN_ROOM, params, joined);
 }
 
 static void on_leave(struct gateway *g, sio_socket *s, struct gw_client *c, int ev, int conv,

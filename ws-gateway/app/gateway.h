@@ -60,6 +60,7 @@ struct gw_client {
     char *restore_pid;         /* a reconnecting client's {pid, offset}, owned */
     long long restore_offset;  /* -1: none */
     long long exp;             /* the token's exp (seconds since the epoch) */
+    long long iat;             /* its iat, -1 when it has none (revocation) */
     int warn_now;              /* token_expiring due at connection_established */
     struct eio_wheel_ent warn_ent, exp_ent; /* its token_expiring and its end */
 };
@@ -88,7 +89,7 @@ struct gw_conv {
 #define GW_LAG_BUCKETS 8
 
 struct gw_stats {
-    unsigned long long events_in[16], events_out[16];
+    unsigned long long events_in[24], events_out[24]; /* by gw_event_names */
     unsigned long long errors[16];
     unsigned long long deliveries, catchups, catchup_rooms, doorbells_sent, notifications;
     unsigned long long bad_notifications, net_catches;
@@ -108,12 +109,21 @@ struct gw_bus {
     long long net_after;       /* the safety net reads ids after this (-1: not yet) */
     long long net_top;         /* the newest id its last read saw */
     int net_inflight;
+    long long listen_lost_at;  /* seconds since the epoch; 0: never lost */
 };
 
 struct gw_timers {
     struct gateway *g;
     lws_sorted_usec_list_t sul;
     unsigned long long ticks;  /* seconds since start */
+};
+
+/* Delivery receipts waiting for their flush (receipts.c). */
+struct gw_receipts {
+    struct gateway *g;
+    lws_sorted_usec_list_t sul;
+    int scheduled;
+    struct imap pending;       /* conversation -> struct pending * (owned) */
 };
 
 struct gateway {
@@ -134,6 +144,7 @@ struct gateway {
     struct eio_wheel *lifetimes; /* the sockets' token deadlines (lifetime.c) */
     int lifetimes_running;
     long nclients;             /* sockets past on_connect, pending or connected */
+    struct gw_receipts receipts;
 };
 
 /* Names of the client events and the server's, for counters. */
@@ -152,8 +163,13 @@ int gw_on_connect(sio_socket *s, json_object *auth, const char **refusal, void *
 void gw_on_connected(sio_socket *s, void *user);
 void gw_on_disconnect(sio_socket *s, const char *reason, void *user);
 
-/* revoke.c: disconnects every socket of the user here (a revocation). */
-void gw_revoke_user(struct gateway *g, int user_id);
+/* revoke.c: disconnects every socket of the user here whose token was
+ * issued before `before` (seconds since the epoch; a token without iat
+ * always), as messaging.token_revoked rules. */
+void gw_revoke_user(struct gateway *g, int user_id, long long before);
+/* After the LISTEN connection came back: the revocations recorded since it
+ * was lost (their NOTIFYs were missed). */
+void gw_revocations_since(struct gateway *g, long long since);
 
 /* lifetime.c: a socket lives as long as its token (API.md section 7). */
 int gw_lifetime_init(struct gateway *g);
@@ -243,6 +259,13 @@ void gw_ring(struct gateway *g, int conv);
 void gw_notify_typing(struct gateway *g, uint64_t sid, int conv, int user, int typing);
 void gw_on_notify(struct pgc *c, const char *channel, const char *payload, void *arg);
 void gw_on_listen_ready(struct pgc *c, void *arg);
+void gw_on_listen_down(struct pgc *c, void *arg);
+
+/* receipts.c: a new_message written to the room's sockets; when one of
+ * them is the recipient's, its delivery marker moves (coalesced). */
+void gw_receipts_init(struct gateway *g);
+void gw_receipts_free(struct gateway *g);
+void gw_receipt_written(struct gateway *g, int conv, const char *data);
 
 /* timers.c */
 void gw_timers_start(struct gateway *g);

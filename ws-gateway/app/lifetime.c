@@ -150,7 +150,7 @@ struct refresh {
     struct gateway *g;
     uint64_t sid;
     int64_t ack_id;
-    long long exp;
+    long long exp, iat; /* iat: -1 when the token has none */
 };
 
 static void refreshed(void *arg, PGresult *res)
@@ -170,6 +170,7 @@ static void refreshed(void *arg, PGresult *res)
     }
     if (status == 200) {
         c->exp = r->exp;
+        c->iat = r->iat;
         gw_lifetime_arm(g, c);
         c->warn_now = 0; /* a token that is short already: the ack says when */
         char at[40];
@@ -215,13 +216,12 @@ void gw_on_refresh(struct gateway *g, sio_socket *s, struct gw_client *c, json_o
         gw_fail(g, s, "refresh_token", ack_id, MSG_UNAVAILABLE, "The database is unavailable");
         return;
     }
-    *r = (struct refresh){g, c->sid, ack_id, id.exp};
+    *r = (struct refresh){g, c->sid, ack_id, id.exp, id.has_iat ? id.iat : -1};
     char uid[16], iat[24];
     snprintf(uid, sizeof uid, "%d", id.user_id);
     snprintf(iat, sizeof iat, "%lld", id.iat);
-    /* The CONNECT's operation and parameters: a revoked token (its iat
-     * before the revocation, or none) is refused here too. */
-    const char *params[] = {uid, id.has_role ? id.role : NULL, id.has_iat ? iat : NULL};
+    /* The CONNECT's operation: it refuses a revoked token by its iat. */
+    const char *params[3] = {uid, id.has_role ? id.role : NULL, id.has_iat ? iat : NULL};
     if (pgc_op(db, MSG_OP_AUTHENTICATE, params, refreshed, r) < 0) {
         free(r);
         gw_fail_retry(g, s, "refresh_token", ack_id, MSG_RATE_LIMITED, "Too many operations in flight", GW_INFLIGHT_RETRY_MS);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bus.h"
+#include "db.h"
 #include "gateway.h"
 #include "loop.h"
 #include "log.h"
@@ -221,7 +222,8 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    struct pgc_hooks lh = {.on_ready = gw_on_listen_ready, .on_notify = gw_on_notify, .arg = &g};
+    struct pgc_hooks lh = {.on_ready = gw_on_listen_ready, .on_down = gw_on_listen_down,
+                           .on_notify = gw_on_notify, .arg = &g};
     g.listen = pgc_new(g.ctx, g.vh, cfg.database_url, "messaging-gateway-listen", 100000, GW_DB_QUEUE_BYTES,
                        MSG_BUS_CHANNEL, &lh);
     int pooled = pgpool_init(&g.pool, (int)cfg.ws_db_connections);
@@ -229,10 +231,19 @@ int main(int argc, char **argv)
         if (!(g.pool.c[k] = pgc_new(g.ctx, g.vh, cfg.database_url, "messaging-gateway", 4096, GW_DB_QUEUE_BYTES,
                                     NULL, NULL)))
             pooled = -1;
+    /* The access log's session settings (sql/040_audit.sql): via socket. */
+    char dbopts[160];
+    msg_db_session_options(dbopts, sizeof dbopts, NULL, "socket", strcmp(cfg.audit_log, "off") != 0);
+    if (g.listen && pgc_set_options(g.listen, dbopts) < 0)
+        pooled = -1;
+    for (int k = 0; pooled == 0 && k < g.pool.n; k++)
+        if (pgc_set_options(g.pool.c[k], dbopts) < 0)
+            pooled = -1;
     if (!g.listen || pooled < 0) {
         fprintf(stderr, "messaging-gateway: out of memory\n");
         return 1;
     }
+    gw_receipts_init(&g);
     gw_timers_start(&g);
 
     msg_info("gateway_listening", "port=%d instance=%s loop=%s", eio_host_port(g.host), g.instance,
@@ -244,6 +255,7 @@ int main(int argc, char **argv)
     gw_timers_stop(&g);
     eio_wheel_stop(g.lifetimes);
     eio_wheel_bind(g.lifetimes, NULL); /* closing sockets only cancel from here on */
+    gw_receipts_free(&g);
     /* Record every session's rooms and cursors, so that its client can
      * recover on another instance or after the restart (at most 3 s). */
     sio_foreach_socket(g.srv, close_session, &g);

@@ -2,6 +2,7 @@
 
 #include <libwebsockets.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -37,6 +38,7 @@ struct pgc {
     struct lws_context *ctx;
     struct lws_vhost *vh;
     char *url, *name, *listen;
+    char *options;              /* libpq options, or NULL (the statement timeout only) */
     struct pgc_hooks hooks;
     size_t max_queue, queued;   /* waiting + in flight */
     size_t max_bytes, bytes;    /* their parameters' bytes */
@@ -436,7 +438,7 @@ static void start_connect(lws_sorted_usec_list_t *sul)
     /* A database that hangs fails a statement after 10 s rather than
      * holding its callers for ever; the connection itself is kept. */
     const char *keys[] = {"dbname", "application_name", "connect_timeout", "options", NULL};
-    const char *vals[] = {c->url, c->name, "5", "-c statement_timeout=10000", NULL};
+    const char *vals[] = {c->url, c->name, "5", c->options ? c->options : "-c statement_timeout=10000", NULL};
     c->conn = PQconnectStartParams(keys, vals, 1);
     if (!c->conn || PQstatus(c->conn) == CONNECTION_BAD) {
         go_down(c, "connect start");
@@ -534,6 +536,18 @@ struct pgc *pgc_new(struct lws_context *ctx, struct lws_vhost *vh, const char *u
     return c;
 }
 
+int pgc_set_options(struct pgc *c, const char *options)
+{
+    size_t n = strlen(options) + 64;
+    char *o = malloc(n);
+    if (!o)
+        return -1;
+    snprintf(o, n, "-c statement_timeout=10000 %s", options);
+    free(c->options);
+    c->options = o;
+    return 0;
+}
+
 void pgc_free(struct pgc *c)
 {
     if (!c)
@@ -547,6 +561,7 @@ void pgc_free(struct pgc *c)
     fail_all(c);
     free(c->url);
     free(c->name);
+    free(c->options);
     free(c->listen);
     free(c);
 }

@@ -44,6 +44,10 @@ struct pgc *pgc_new(struct lws_context *ctx, struct lws_vhost *vh, const char *u
                     const char *name, size_t max_queue, size_t max_bytes, const char *listen,
                     const struct pgc_hooks *hooks);
 void pgc_free(struct pgc *c);
+/* The libpq "options" of its (re)connections, after its own statement
+ * timeout (e.g. msg_db_session_options()); set right after pgc_new(), before
+ * the loop runs, to apply to the first connection too. */
+int pgc_set_options(struct pgc *c, const char *options);
 
 /* Queues an operation of shared/ops.h (prepared on connect) or a query.
  * Params are copied. Returns 0, or -1 when the connection is down or the

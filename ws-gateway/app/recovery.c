@@ -176,7 +176,7 @@ static void refuse_connect(struct gateway *g, sio_socket *s, struct gw_client *c
     g->stats.refused_connects++;
     msg_warn("connect_refused", "user=%d reason=%s", c->user_id, reason);
     sio_socket_set_user(s, NULL);
-    gw_client_free(c);
+    gw_client_free(c); /* its token deadlines and its place among the connections go with it */
     sio_refuse(s, message);
 }
 
@@ -311,7 +311,8 @@ static void restored_events(void *arg, PGresult *res)
         struct gw_conv *cv = (struct gw_conv *)imap_get(&g->convs, atoi(PQgetvalue(res, i, 1)));
         const char *kind = PQgetvalue(res, i, 2);
         if (!cv || cv->state != CONV_READY || id > cv->cursor || PQgetisnull(res, i, 3) ||
-            (strcmp(kind, "new_message") != 0 && strcmp(kind, "messages_read") != 0))
+            (strcmp(kind, "new_message") != 0 && strcmp(kind, "messages_read") != 0 &&
+             strcmp(kind, "messages_delivered") != 0))
             continue;
         struct sbuf b;
         sbuf_init(&b);

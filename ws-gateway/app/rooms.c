@@ -109,7 +109,8 @@ void gw_deliver(struct gateway *g, long long id, int conv, const char *kind, con
     cv->ring_seq[slot] = ++g->deliver_seq;
     cv->ring_id[slot] = id;
     /* Spliced into JSON unescaped: only the kinds we know. */
-    if (strcmp(kind, "new_message") != 0 && strcmp(kind, "messages_read") != 0)
+    if (strcmp(kind, "new_message") != 0 && strcmp(kind, "messages_read") != 0 &&
+        strcmp(kind, "messages_delivered") != 0)
         return;
     struct sbuf b;
     sbuf_init(&b);
@@ -121,8 +122,10 @@ void gw_deliver(struct gateway *g, long long id, int conv, const char *kind, con
         if (n > 0) {
             g->stats.events_out[gw_event_index(kind)] += (unsigned long long)n;
             g->stats.deliveries++;
-            if (strcmp(kind, "new_message") == 0)
+            if (strcmp(kind, "new_message") == 0) {
                 record_lag(g, data);
+                gw_receipt_written(g, conv, data);
+            }
         }
     }
     sbuf_free(&b);

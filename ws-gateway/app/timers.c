@@ -1,11 +1,25 @@
 /* The gateway's periodic work, in one place: one timer a second, and the
  * cadence of each task counted here (no state hidden in the tasks). */
 #include <libwebsockets.h>
+#include <stdio.h>
 
 #include "gateway.h"
 
 #define NET_EVERY 5        /* s: the safety-net read */
 #define HEARTBEAT_EVERY 10 /* s: the gateway's heartbeat row */
+#define PURGE_EVERY 86400  /* s: the access log's retention purge */
+
+/* Rows of the access log older than audit_retention_days (sql/040_audit.sql);
+ * every gateway runs it, which costs a second one nothing. */
+static void audit_purge(struct gateway *g)
+{
+    struct pgc *db = gw_db(g);
+    char days[24];
+    snprintf(days, sizeof days, "%ld", g->cfg->audit_retention_days);
+    const char *params[] = {days};
+    if (db)
+        pgc_op(db, MSG_OP_AUDIT_PURGE, params, NULL, NULL);
+}
 
 static void tick(lws_sorted_usec_list_t *sul)
 {
@@ -18,6 +32,8 @@ static void tick(lws_sorted_usec_list_t *sul)
         gw_safety_net(g);
     if (t->ticks % HEARTBEAT_EVERY == 1)
         gw_heartbeat(g);
+    if (t->ticks % PURGE_EVERY == 30)
+        audit_purge(g);
     lws_sul_schedule(g->ctx, 0, &t->sul, tick, LWS_US_PER_SEC);
 }
 

@@ -156,6 +156,9 @@ int sio_join(sio_socket *s, const char *room);
 int sio_leave(sio_socket *s, const char *room);
 int sio_in_room(const sio_socket *s, const char *room);
 size_t sio_room_size(sio_server *srv, const char *nsp, const char *room);
+/* Calls fn for each connected socket of a room (fn must not join or leave). */
+void sio_room_foreach(sio_server *srv, const char *nsp, const char *room,
+		      void (*fn)(sio_socket *s, void *arg), void *arg);
 size_t sio_room_count(sio_server *srv, const char *nsp);
 /* Emits to every socket of a room but `except` (NULL: none), encoding
  * once. Returns the number of sockets it was queued for, or < 0. */

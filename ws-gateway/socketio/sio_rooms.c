@@ -264,3 +264,22 @@ int sio_emit_room_text(sio_server *srv, const char *nsp, const char *room,
 	eio_buf_unref(b);
 	return sent;
 }
+
+void sio_room_foreach(sio_server *srv, const char *nsp, const char *room,
+		      void (*fn)(sio_socket *s, void *arg), void *arg)
+{
+	struct sio_nsp *n;
+	struct sio_room *r;
+
+	if (!nsp)
+		nsp = "/";
+	n = sio_nsp_find(srv, nsp, strlen(nsp));
+	if (!n || !room || !fn)
+		return;
+	r = room_find(n, room);
+	if (!r)
+		return;
+	for (struct sio_member *m = r->head; m; m = m->rnext)
+		if (m->s->state == SK_CONNECTED)
+			fn(m->s, arg);
+}

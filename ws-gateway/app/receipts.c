@@ -1,0 +1,144 @@
+/* Delivery receipts from the gateway (API.md section 9): a new_message
+ * written to a socket of its recipient delivers it. The marker moves
+ * through the group commit (messaging.mark_delivered, batchable), at most
+ * once per conversation and recipient per GW_RECEIPT_MS, and its
+ * messages_delivered event goes to the room like any other. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway.h"
+
+#define GW_RECEIPT_MS 100
+
+/* What waits for the next flush in one conversation: up to two recipients. */
+struct pending {
+    int user[2];
+    long long up_to[2];
+};
+
+/* The integer after "key" in JSON text, or -1. The first occurrence: a key
+ * inside a string is escaped (\"key\") and never matches. */
+static long long json_int_after(const char *json, const char *key)
+{
+    char pat[32];
+    snprintf(pat, sizeof pat, "\"%s\"", key);
+    const char *p = strstr(json, pat);
+    if (!p)
+        return -1;
+    p += strlen(pat);
+    while (*p == ' ' || *p == ':')
+        p++;
+    char *end;
+    long long v = strtoll(p, &end, 10);
+    return end == p ? -1 : v;
+}
+
+struct walk {
+    int sender;
+    int recipient;
+};
+
+static void find_recipient(sio_socket *s, void *arg)
+{
+    struct walk *w = arg;
+    struct gw_client *c = sio_socket_user(s);
+    if (c && c->authenticated && c->user_id != w->sender && !w->recipient)
+        w->recipient = c->user_id;
+}
+
+static void marked(void *arg, PGresult *res)
+{
+    struct gateway *g = arg;
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) != 5 ||
+        PQgetisnull(res, 0, 2) || PQgetisnull(res, 0, 4))
+        return; /* nothing moved (or the database is away: the next fetch or write delivers) */
+    char *end;
+    long long ev = strtoll(PQgetvalue(res, 0, 2), &end, 10);
+    long long prev = PQgetisnull(res, 0, 3) ? 0 : atoll(PQgetvalue(res, 0, 3));
+    int conv = (int)json_int_after(PQgetvalue(res, 0, 4), "conversationId");
+    if (conv <= 0)
+        return;
+    gw_deliver_next(g, ev, prev, conv, "messages_delivered", PQgetvalue(res, 0, 4));
+    gw_ring(g, conv);
+}
+
+static void flush(lws_sorted_usec_list_t *sul)
+{
+    struct gw_receipts *r = lws_container_of(sul, struct gw_receipts, sul);
+    struct gateway *g = r->g;
+    r->scheduled = 0;
+    size_t i = 0;
+    int conv;
+    intptr_t v;
+    while (imap_next(&r->pending, &i, &conv, &v)) {
+        struct pending *p = (struct pending *)v;
+        for (int k = 0; k < 2; k++) {
+            if (!p->user[k])
+                continue;
+            char uid[16], cid[16], up[24];
+            snprintf(uid, sizeof uid, "%d", p->user[k]);
+            snprintf(cid, sizeof cid, "%d", conv);
+            snprintf(up, sizeof up, "%lld", p->up_to[k]);
+            const char *params[] = {uid, cid, up};
+            struct pgc *db = gw_db(g);
+            if (db)
+                pgc_write(db, MSG_OP_MARK_DELIVERED, conv, params, marked, g);
+        }
+        free(p);
+    }
+    imap_free(&r->pending);
+    imap_init(&r->pending);
+}
+
+void gw_receipts_init(struct gateway *g)
+{
+    g->receipts.g = g;
+    g->receipts.scheduled = 0;
+    imap_init(&g->receipts.pending);
+}
+
+void gw_receipts_free(struct gateway *g)
+{
+    lws_sul_cancel(&g->receipts.sul);
+    size_t i = 0;
+    int conv;
+    intptr_t v;
+    while (imap_next(&g->receipts.pending, &i, &conv, &v))
+        free((void *)v);
+    imap_free(&g->receipts.pending);
+}
+
+void gw_receipt_written(struct gateway *g, int conv, const char *data)
+{
+    long long id = json_int_after(data, "id");
+    long long sender = json_int_after(data, "senderId");
+    if (id <= 0 || sender <= 0)
+        return;
+    char room[32];
+    gw_room_name(conv, room, sizeof room);
+    struct walk w = {(int)sender, 0};
+    sio_room_foreach(g->srv, GW_NS, room, find_recipient, &w);
+    if (!w.recipient)
+        return; /* only the sender's own sockets: nothing delivered */
+    struct gw_receipts *r = &g->receipts;
+    struct pending *p = (struct pending *)imap_get(&r->pending, conv);
+    if (!p) {
+        if (!(p = calloc(1, sizeof *p)))
+            return;
+        if (imap_put(&r->pending, conv, (intptr_t)p) < 0) {
+            free(p);
+            return;
+        }
+    }
+    int k = p->user[0] == w.recipient || !p->user[0] ? 0 : 1;
+    if (p->user[k] && p->user[k] != w.recipient)
+        return; /* a third user: not a participant's conversation as we know it */
+    p->user[k] = w.recipient;
+    if (id > p->up_to[k])
+        p->up_to[k] = id;
+    if (!r->scheduled) {
+        r->scheduled = 1;
+        lws_sul_schedule(g->ctx, 0, &r->sul, flush, (lws_usec_t)GW_RECEIPT_MS * 1000);
+    }
+}
