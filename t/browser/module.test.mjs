@@ -22,7 +22,8 @@ async function client(user, options = {}) {
   const events = [];
   const extraArgs = [];
   for (const name of ['connection_established', 'room_joined', 'room_left', 'new_message', 'messages_read',
-    'typing_start', 'typing_stop', 'error', 'status', 'synced', 'connect_error']) {
+    'typing_start', 'typing_stop', 'error', 'status', 'synced', 'connect_error', 'token_expiring',
+    'token_refreshed', 'token_refresh_failed']) {
     c.on(name, function listener(...args) {
       if (args.length !== 1) extraArgs.push({ name, args });
       events.push({ name, data: args[0], at: Date.now() });
@@ -237,6 +238,26 @@ function cutTransport(c, { forgetSession = false } = {}) {
   if (forgetSession) c.socket._pid = undefined;
   c.socket.io.engine.close();
 }
+
+test('token_expiring: the module asks getToken and sends refresh_token; the socket outlives the first token', async () => {
+  const { patient } = await pairWithConversation();
+  const t0 = Math.floor(Date.now() / 1000);
+  const exp1 = t0 + 2;
+  const exp2 = t0 + 600;
+  let calls = 0;
+  const c = await client(patient, {
+    token: undefined,
+    // The first token lives 2 s; the next one 10 minutes.
+    getToken: async () => { calls += 1; return tokenFor(patient, calls === 1 ? { exp: exp1 } : { exp: exp2 }); },
+  });
+  await c.waitFor('token_expiring');
+  const r = await c.waitFor('token_refreshed');
+  assert.equal(r.expiresAt, new Date(exp2 * 1000).toISOString());
+  await sleep(Math.max(0, exp1 * 1000 + 1500 - Date.now()));
+  assert.equal(c.connected, true);
+  assert.equal(c.all('error').length, 0);
+  c.disconnect();
+});
 
 for (const forgetSession of [true, false]) {
   const what = forgetSession ? 'not recovered (fresh session)' : 'whatever the server recovers';
