@@ -159,6 +159,7 @@ void gw_on_connected(sio_socket *s, void *user)
     json_object_object_add(d, "userRole", json_object_new_string(c->role));
     gw_emit(g, s, "connection_established", d);
     json_object_put(d);
+    gw_presence(g, c->user_id, 1);
 }
 
 void gw_on_disconnect(sio_socket *s, const char *reason, void *user)
@@ -171,6 +172,7 @@ void gw_on_disconnect(sio_socket *s, const char *reason, void *user)
     gw_session_closed(g, c);
     if (c->authenticated) {
         gw_user_add(g, c->user_id, -1);
+        gw_presence(g, c->user_id, 0);
         msg_info("disconnected", "user=%d sid=%s reason=\"%s\"", c->user_id, sio_socket_sid(s), reason);
     }
     sio_socket_set_user(s, NULL);

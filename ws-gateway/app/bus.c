@@ -335,6 +335,39 @@ static void typing_elsewhere(struct gateway *g, const struct msg_bus_msg *m)
         g->stats.events_out[gw_event_index(event)] += (unsigned long long)n;
 }
 
+void gw_presence(struct gateway *g, int user_id, int connected)
+{
+    struct pgc *db = gw_db(g);
+    char uid[16];
+    snprintf(uid, sizeof uid, "%d", user_id);
+    const char *params[] = {g->instance, uid};
+    if (db)
+        pgc_op(db, connected ? MSG_OP_PRESENCE_CONNECT : MSG_OP_PRESENCE_DISCONNECT, params, NULL, NULL);
+}
+
+/* A user went online or offline: `presence` to the rooms of their
+ * conversations that we hold (members are participants: join checked). */
+static void presence_elsewhere(struct gateway *g, const struct msg_bus_msg *m)
+{
+    char arr[160];
+    int len;
+    if (m->last_seen[0])
+        len = snprintf(arr, sizeof arr, "[\"presence\",{\"userId\":%d,\"online\":%s,\"lastSeenAt\":\"%s\"}]",
+                       m->user_id, m->online ? "true" : "false", m->last_seen);
+    else
+        len = snprintf(arr, sizeof arr, "[\"presence\",{\"userId\":%d,\"online\":%s,\"lastSeenAt\":null}]",
+                       m->user_id, m->online ? "true" : "false");
+    for (size_t i = 0; i < m->nconvs; i++) {
+        if (!gw_conv_get(g, m->convs[i]))
+            continue;
+        char room[32];
+        gw_room_name(m->convs[i], room, sizeof room);
+        int n = sio_emit_room_text(g->srv, GW_NS, room, NULL, arr, (size_t)len);
+        if (n > 0)
+            g->stats.events_out[gw_event_index("presence")] += (unsigned long long)n;
+    }
+}
+
 void gw_on_notify(struct pgc *c, const char *channel, const char *payload, void *arg)
 {
     struct gateway *g = arg;
@@ -362,6 +395,9 @@ void gw_on_notify(struct pgc *c, const char *channel, const char *payload, void 
         break;
     case MSG_BUS_REVOKE:
         gw_revoke_user(g, m->user_id);
+        break;
+    case MSG_BUS_PRESENCE:
+        presence_elsewhere(g, m);
         break;
     case MSG_BUS_UNKNOWN:
         g->stats.bad_notifications++;

@@ -157,8 +157,11 @@ static void joined(void *arg, PGresult *res)
         gw_hold(o->g, o->conv);
         sio_join(s, room);
         gw_session_joined(o->g, sio_socket_user(s), o->conv);
-        json_object *d = conv_object(o->conv);
+        json_object *d = conv_object(o->conv), *pr;
         gw_emit(o->g, s, "room_joined", d);
+        /* The other participant's presence, right after (sql/043). */
+        if (body && json_object_object_get_ex(body, "presence", &pr) && json_object_is_type(pr, json_type_object))
+            gw_emit(o->g, s, "presence", pr);
         ack_conv(s, o->ack_id, o->conv);
         json_object_put(d);
     } else if (s) {

@@ -188,6 +188,10 @@ void gw_receipts_init(struct gateway *g);
 void gw_receipts_free(struct gateway *g);
 void gw_receipt_written(struct gateway *g, int conv, const char *data);
 
+/* bus.c: presence (sql/043_presence.sql). A socket of the user connected
+ * (1) or closed (0) here. */
+void gw_presence(struct gateway *g, int user_id, int connected);
+
 /* timers.c */
 void gw_timers_start(struct gateway *g);
 void gw_timers_stop(struct gateway *g);
