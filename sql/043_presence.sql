@@ -86,11 +86,20 @@ BEGIN
      WHERE (s.sockets = 0 AND s.closed_at <= now() - v_grace)
         OR coalesce(i.seen_at, '-infinity') < now() - messaging.presence_dead_after()
   LOOP
-    -- Still a live socket somewhere: stays online.
-    CONTINUE WHEN EXISTS (
+    -- Still a live socket somewhere (or one closed within the grace): stays
+    -- online; the rows that made it a candidate go, so that it is not one
+    -- again every second.
+    IF EXISTS (
       SELECT 1 FROM messaging.presence_sockets s JOIN messaging.gateway_instances i ON i.instance = s.instance
        WHERE s.user_id = v_user AND (s.sockets > 0 OR s.closed_at > now() - v_grace)
-         AND i.seen_at >= now() - messaging.presence_dead_after());
+         AND i.seen_at >= now() - messaging.presence_dead_after()) THEN
+      DELETE FROM messaging.presence_sockets s
+       WHERE s.user_id = v_user
+         AND ((s.sockets = 0 AND s.closed_at <= now() - v_grace)
+              OR NOT EXISTS (SELECT 1 FROM messaging.gateway_instances i WHERE i.instance = s.instance
+                                AND i.seen_at >= now() - messaging.presence_dead_after()));
+      CONTINUE;
+    END IF;
     SELECT max(CASE WHEN coalesce(i.seen_at, '-infinity') < now() - messaging.presence_dead_after()
                     THEN coalesce(i.seen_at, s.closed_at) ELSE s.closed_at END)
       INTO v_last
