@@ -70,6 +70,31 @@ static enum msg_bus_kind parse_object(json_object *o, struct msg_bus_msg *out)
         out->typing = json_object_get_boolean(v);
         return MSG_BUS_TYPING;
     }
+    if (strcmp(tag, "presence") == 0) {
+        json_object *a, *ls;
+        if (!get_int(o, "userId", &out->user_id) || !json_object_object_get_ex(o, "online", &v) ||
+            !json_object_is_type(v, json_type_boolean) || !json_object_object_get_ex(o, "conversations", &a) ||
+            !json_object_is_type(a, json_type_array) || json_object_array_length(a) > MSG_BUS_MAX_NAMED)
+            return MSG_BUS_UNKNOWN;
+        out->online = json_object_get_boolean(v);
+        if (json_object_object_get_ex(o, "lastSeenAt", &ls) && ls) {
+            /* An ISO time of API.md section 3, spliced into JSON: checked. */
+            const char *ts = json_object_is_type(ls, json_type_string) ? json_object_get_string(ls) : "";
+            size_t n = strlen(ts);
+            if (n != 24 || strspn(ts, "0123456789-:.TZ") != n)
+                return MSG_BUS_UNKNOWN;
+            memcpy(out->last_seen, ts, n + 1);
+        }
+        size_t n = json_object_array_length(a);
+        for (size_t i = 0; i < n; i++) {
+            json_object *e = json_object_array_get_idx(a, i);
+            int64_t x = json_object_is_type(e, json_type_int) ? json_object_get_int64(e) : 0;
+            if (x <= 0 || x > 2147483647)
+                return MSG_BUS_UNKNOWN;
+            out->convs[out->nconvs++] = (int)x;
+        }
+        return MSG_BUS_PRESENCE;
+    }
     if (strcmp(tag, "revoke") == 0)
         return get_int(o, "userId", &out->user_id) ? MSG_BUS_REVOKE : MSG_BUS_UNKNOWN;
     return MSG_BUS_UNKNOWN;

@@ -6,6 +6,9 @@
  *       those conversations; without "conversations": in any
  *   {"t":"typing","origin":O,"conversationId":N,"userId":U,"typing":true|false}
  *   {"t":"revoke","userId":U}                       the user's tokens were revoked
+ *   {"t":"presence","userId":U,"online":B,"lastSeenAt":ISO|null,"conversations":[ids]}
+ *       the user went online or offline (sql/043_presence.sql); the rooms of
+ *       those conversations get `presence`
  *
  * Anything else, or malformed, decodes as MSG_BUS_UNKNOWN: a listener then
  * treats it as a bell for everything (it may be a writer of a newer version). */
@@ -20,7 +23,7 @@
 #define MSG_BUS_MAX_PAYLOAD 8000 /* NOTIFY's limit, bytes */
 #define MSG_BUS_MAX_NAMED 600    /* conversations one bell names at most */
 
-enum msg_bus_kind { MSG_BUS_UNKNOWN, MSG_BUS_BELL, MSG_BUS_TYPING, MSG_BUS_REVOKE };
+enum msg_bus_kind { MSG_BUS_UNKNOWN, MSG_BUS_BELL, MSG_BUS_TYPING, MSG_BUS_REVOKE, MSG_BUS_PRESENCE };
 
 struct msg_bus_msg {
     enum msg_bus_kind kind;
@@ -29,6 +32,8 @@ struct msg_bus_msg {
     int convs[MSG_BUS_MAX_NAMED]; /* bell: the conversations named */
     size_t nconvs;
     int conversation_id, user_id, typing;
+    int online;                /* presence */
+    char last_seen[32];        /* presence: lastSeenAt, "" for null */
 };
 
 /* Decodes payload (at most MSG_BUS_MAX_PAYLOAD bytes) into *out. Returns

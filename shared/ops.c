@@ -107,6 +107,10 @@ const struct msg_op_def msg_ops[MSG_OP_COUNT] = {
     [MSG_OP_GATEWAY_HEARTBEAT] = {"gateway_heartbeat",
                                   "SELECT messaging.gateway_heartbeat($1::text, $2::bigint)", 2, 1},
     [MSG_OP_MARK_DELIVERED] = WRITE(mark_delivered, mark_delivered, "$1::int, $2::bigint, $3::bigint, false", 3),
+    [MSG_OP_PRESENCE_CONNECT] = {"presence_connect", "SELECT messaging.presence_connect($1::text, $2::int)", 2, 1},
+    [MSG_OP_PRESENCE_DISCONNECT] = {"presence_disconnect",
+                                    "SELECT messaging.presence_disconnect($1::text, $2::int)", 2, 1},
+    [MSG_OP_PRESENCE_SWEEP] = {"presence_sweep", "SELECT messaging.presence_sweep($1::int)", 1, 1},
     [MSG_OP_AUDIT_PURGE] = {"audit_purge", "SELECT messaging.audit_purge($1::int)", 1, 1},
     [MSG_OP_REVOCATIONS_SINCE] = {"revocations_since",
                                   "SELECT user_id, ceil(extract(epoch FROM revoked_at))::bigint FROM messaging.revocations "

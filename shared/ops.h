@@ -38,6 +38,9 @@ enum msg_op {
     MSG_OP_SESSION_REPLAY,      /* ids bigint[], conversations int[], after bigint[], limit -> events */
     MSG_OP_GATEWAY_HEARTBEAT,   /* instance, max ms */
     MSG_OP_MARK_DELIVERED,      /* user, conversation, up to id: a delivery receipt (sql/041), batchable */
+    MSG_OP_PRESENCE_CONNECT,    /* instance, user (sql/043_presence.sql) */
+    MSG_OP_PRESENCE_DISCONNECT, /* instance, user */
+    MSG_OP_PRESENCE_SWEEP,      /* grace seconds -> users gone offline */
     MSG_OP_AUDIT_PURGE,         /* retention days -> rows removed (sql/040_audit.sql) */
     MSG_OP_REVOCATIONS_SINCE,   /* since (epoch s) -> (user id, revoked_at rounded up) */
     MSG_OP_COUNT

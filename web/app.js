@@ -52,6 +52,17 @@ const displayName = (u) => (u ? `${u.role === 'medecin' ? 'Dr ' : ''}${u.firstNa
 // The role, as a word: the users table knows the role, not how a person
 // wants to be named, so the page says "patient" (the role's name, as
 // "médecin" is) and never a guessed "patiente" nor "patient·e".
+// Presence of the other side (API.md section 9): "en ligne", "vu il y a 12 min".
+function presenceLabel(u) {
+  if (!u || typeof u.online !== 'boolean') return '';
+  if (u.online) return 'en ligne';
+  if (!u.lastSeenAt) return 'hors ligne';
+  const min = Math.max(0, Math.round((Date.now() - Date.parse(u.lastSeenAt)) / 60000));
+  if (min < 1) return 'vu à l\'instant';
+  if (min < 60) return `vu il y a ${min} min`;
+  const h = Math.round(min / 60);
+  return h < 24 ? `vu il y a ${h} h` : `vu le ${new Date(u.lastSeenAt).toLocaleDateString('fr-FR')}`;
+}
 const roleLabel = (role) => (role === 'medecin' ? 'médecin' : role === 'patient' ? 'patient' : role || '');
 
 const timeFmt = new Intl.DateTimeFormat('fr-FR', { hour: '2-digit', minute: '2-digit' });
@@ -305,9 +316,7 @@ async function openConversation(cid) {
   $('chat-pane').hidden = false;
   document.body.classList.add('chat-open');
   $('chat-title').textContent = displayName(c.participant);
-  $('chat-sub').textContent = c.status === 'active'
-    ? roleLabel(c.participant && c.participant.role)
-    : 'Conversation close : plus de nouveaux messages';
+  renderChatSub(c);
   const closed = c.status !== 'active';
   $('message-input').disabled = closed;
   $('send').disabled = closed;
@@ -353,6 +362,18 @@ function renderThreadEmpty(cid) {
     ? 'Pas de message dans cette conversation, et elle est close : plus aucun message ne peut y être envoyé.'
     : `Pas encore de message avec ${displayName(c && c.participant)}. Écrivez le premier ci-dessous, puis « Envoyer ».`;
 }
+function renderChatSub(c) {
+  const sub = $('chat-sub');
+  if (c.status !== 'active') {
+    sub.textContent = 'Conversation close : plus de nouveaux messages';
+    sub.removeAttribute('data-online');
+    return;
+  }
+  const presence = presenceLabel(c.participant);
+  sub.textContent = [roleLabel(c.participant && c.participant.role), presence].filter(Boolean).join(' · ');
+  if (c.participant && typeof c.participant.online === 'boolean') sub.dataset.online = String(c.participant.online);
+}
+
 const ol = () => $('messages');
 
 function messageItem(m, pending = null) {
@@ -363,8 +384,9 @@ function messageItem(m, pending = null) {
   if (mine) {
     const [symbol, label] = pending
       ? pending.failed ? ['!', 'Échec de l\'envoi'] : ['…', 'Envoi en cours']
-      : m.isRead ? ['✓✓', 'Lu'] : ['✓', 'Envoyé'];
-    status = el('span', { class: 'receipt', 'data-receipt': pending ? (pending.failed ? 'failed' : 'sending') : m.isRead ? 'read' : 'sent' },
+      : m.isRead ? ['✓✓', 'Lu'] : m.deliveredAt ? ['✓✓', 'Distribué'] : ['✓', 'Envoyé'];
+    const receipt = pending ? (pending.failed ? 'failed' : 'sending') : m.isRead ? 'read' : m.deliveredAt ? 'delivered' : 'sent';
+    status = el('span', { class: 'receipt', 'data-receipt': receipt },
       el('span', { 'aria-hidden': 'true', text: symbol }),
       el('span', { class: 'receipt-label', text: label }));
   }
@@ -584,6 +606,35 @@ function onMessagesRead({ conversationId: cid, userId }) {
   }
 }
 
+// The other side received my messages up to upToId (delivery receipts).
+function onMessagesDelivered({ conversationId: cid, userId, upToId, deliveredAt }) {
+  if (!state.me || userId === state.me.id) return;
+  const t = thread(cid);
+  for (const m of t.messages.values()) {
+    if (m.senderId === state.me.id && m.id <= upToId && !m.deliveredAt) m.deliveredAt = deliveredAt;
+  }
+  const c = state.conversations.get(cid);
+  if (c && c.lastMessage && c.lastMessage.senderId === state.me.id && c.lastMessage.id <= upToId) {
+    c.lastMessage.deliveredAt = c.lastMessage.deliveredAt || deliveredAt;
+  }
+  if (cid === state.openId) {
+    for (const li of $('messages').querySelectorAll('li.mine[data-message-id]')) {
+      const m = t.messages.get(Number(li.dataset.messageId));
+      if (m && m.id <= upToId) li.replaceWith(messageItem(m));
+    }
+  }
+}
+
+// A participant went online or offline.
+function onPresence({ userId, online, lastSeenAt }) {
+  for (const c of state.conversations.values()) {
+    if (!c.participant || c.participant.id !== userId) continue;
+    c.participant.online = online;
+    c.participant.lastSeenAt = lastSeenAt;
+    if (c.id === state.openId) renderChatSub(c);
+  }
+}
+
 // ---- wiring ------------------------------------------------------------------------------
 
 function autoGrow() {
@@ -625,6 +676,8 @@ messagingSocket.on('token_refresh_failed', ({ message }) => {
 });
 messagingSocket.on('new_message', ({ message }) => addMessage(message));
 messagingSocket.on('messages_read', onMessagesRead);
+messagingSocket.on('messages_delivered', onMessagesDelivered);
+messagingSocket.on('presence', onPresence);
 messagingSocket.on('typing_start', ({ conversationId, userId }) => {
   if (userId !== state.me.id) showTyping(conversationId);
 });

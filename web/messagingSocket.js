@@ -27,6 +27,7 @@ import { io as bundledIo } from './vendor/socket.io.esm.min.js';
 export const SERVER_EVENTS = Object.freeze([
   'connection_established', 'room_joined', 'room_left', 'new_message',
   'messages_read', 'typing_start', 'typing_stop', 'error', 'token_expiring',
+  'messages_delivered', 'presence',
 ]);
 
 /**
@@ -414,7 +415,7 @@ export class MessagingSocket {
       return;
     }
     if (name === 'typing_start' || name === 'typing_stop' || name === 'messages_read'
-        || name === 'room_joined' || name === 'room_left') {
+        || name === 'messages_delivered' || name === 'room_joined' || name === 'room_left') {
       if (data && data.conversationId !== undefined) data = { ...data, conversationId: Number(data.conversationId) };
     }
     this._emit(name, data);

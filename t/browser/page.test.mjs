@@ -199,6 +199,25 @@ test('an unread badge appears live on another conversation, and goes when it is 
   await pat.page.locator('#messages li[data-message-id]').first().waitFor();
 });
 
+test('presence and delivery receipts: "en ligne" at both sides; "Distribué" before "Lu"', async () => {
+  // Both pages are connected: each shows the other online (API.md section 9).
+  await pat.page.locator('#chat-sub[data-online="true"]').waitFor({ timeout: 5000 });
+  assert.match(await pat.page.locator('#chat-sub').textContent(), /en ligne/);
+  await doc.page.locator('#chat-sub[data-online="true"]').waitFor({ timeout: 5000 });
+  // The patient looks at another conversation: the doctor's next message
+  // reaches her socket (delivered) but she has not read it.
+  await openConversation(pat.page, c2);
+  await typeAndSend(doc.page, 'Pensez à prendre votre traitement ce soir.');
+  const mine = doc.page.locator('#messages li.mine[data-message-id]').last();
+  await mine.locator('.receipt[data-receipt="delivered"]').waitFor({ timeout: 5000 });
+  assert.match(await mine.locator('.receipt').textContent(), /Distribué/);
+  await shot(doc.page, '05b-delivered');
+  // She opens it: read.
+  await openConversation(pat.page, c1);
+  await pat.page.locator('#messages li[data-message-id]').first().waitFor();
+  await mine.locator('.receipt[data-receipt="read"]').waitFor({ timeout: 5000 });
+});
+
 test('a message containing <script> shows as text at both sides, and nothing runs', async () => {
   const payload = '<script>alert(1)</script><img src=x onerror="alert(2)"> & <b>gras</b>';
   await typeAndSend(pat.page, payload);

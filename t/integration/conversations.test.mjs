@@ -9,7 +9,8 @@ import {
   closeDb, createConversation, createDoctor, createPatient, link, MAX_ID, q,
 } from '../lib/fixtures.mjs';
 
-const userView = (u) => ({ id: u.id, role: u.role, firstName: u.firstName, lastName: u.lastName });
+// A participant as Conversation objects show it: never connected in these tests (API.md section 9).
+const userView = (u) => ({ id: u.id, role: u.role, firstName: u.firstName, lastName: u.lastName, online: false, lastSeenAt: null });
 
 after(closeDb);
 

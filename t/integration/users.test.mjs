@@ -128,7 +128,7 @@ describe('GET /available-users', () => {
     const body = assertOk(await get('/available-users', tokenFor(user)));
     assert.deepEqual(Object.keys(body), ['users']);
     for (const u of body.users) {
-      assert.deepEqual(Object.keys(u).sort(), ['conversationId', 'firstName', 'id', 'lastName', 'role']);
+      assert.deepEqual(Object.keys(u).sort(), ['conversationId', 'firstName', 'id', 'lastName', 'lastSeenAt', 'online', 'role']);
       assert.ok(u.conversationId === null || Number.isInteger(u.conversationId));
     }
     return body.users;
@@ -139,7 +139,7 @@ describe('GET /available-users', () => {
     const expected = [docs.andre, doctor2, docs.heleneDubois, docs.jeanDubois1, docs.jeanDubois2,
       docs.zoeDL, docs.heleneMartin, docs.francois];
     // Bérard < Docteur < Dubois (Hélène, Jean, Jean) < Dubois-Lefèvre < Martin < Nguyễn
-    assert.deepEqual(users, expected.map((u) => ({ ...view(u), conversationId: null })));
+    assert.deepEqual(users, expected.map((u) => ({ ...view(u), online: false, lastSeenAt: null, conversationId: null })));
   });
   test('conversationId once a conversation exists', async () => {
     const c1 = assertOk(await post('/conversations', tokenFor(patient), { participantId: docs.heleneMartin.id }), 201).conversation.id;
@@ -152,11 +152,11 @@ describe('GET /available-users', () => {
     assert.equal(users.filter((u) => u.conversationId !== null).length, 2);
     // From the doctor's side.
     const fromDoctor = await avail(docs.heleneMartin);
-    assert.deepEqual(fromDoctor, [{ ...view(patient), conversationId: c1 }]);
+    assert.deepEqual(fromDoctor, [{ ...view(patient), online: false, lastSeenAt: null, conversationId: c1 }]);
   });
   test('a doctor sees their patients; an unlinked user sees nobody', async () => {
     const users = await avail(doctor2);
-    assert.deepEqual(users, [{ ...view(docs.other), conversationId: null }, { ...view(patient), conversationId: null }]);
+    assert.deepEqual(users, [{ ...view(docs.other), online: false, lastSeenAt: null, conversationId: null }, { ...view(patient), online: false, lastSeenAt: null, conversationId: null }]);
     assert.deepEqual(await avail(lonely), []);
   });
 });

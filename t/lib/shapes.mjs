@@ -95,6 +95,16 @@ export function assertMessage(m, expected = {}) {
   for (const [k, v] of Object.entries(expected)) assert.deepEqual(m[k], v, `message.${k}`);
 }
 
+/** A Conversation's participant: a User with online and lastSeenAt (API.md section 9). */
+export function assertParticipant(u, expected = undefined) {
+  assert.ok(u && typeof u === 'object', 'participant is not an object');
+  const { online, lastSeenAt, ...user } = u;
+  assert.equal(typeof online, 'boolean', `online ${online}`);
+  assert.ok(lastSeenAt === null || (typeof lastSeenAt === 'string' && ISO_MS.test(lastSeenAt)), `lastSeenAt ${lastSeenAt}`);
+  if (online) assert.equal(lastSeenAt, null, 'lastSeenAt is null while online');
+  assertUser(user, expected);
+}
+
 export const CONVERSATION_KEYS = ['createdAt', 'doctorId', 'id', 'lastMessage', 'lastMessageAt', 'participant',
   'patientId', 'status', 'unreadCount', 'updatedAt'];
 
@@ -108,7 +118,7 @@ export function assertConversation(c, expected = {}) {
   assertTimestamp(c.lastMessageAt, 'lastMessageAt');
   assertTimestamp(c.createdAt, 'createdAt');
   assertTimestamp(c.updatedAt, 'updatedAt');
-  assertUser(c.participant);
+  assertParticipant(c.participant);
   if (c.lastMessage !== null) assertMessage(c.lastMessage, { conversationId: c.id });
   assert.ok(Number.isInteger(c.unreadCount) && c.unreadCount >= 0, `unreadCount ${c.unreadCount}`);
   for (const [k, v] of Object.entries(expected)) assert.deepEqual(c[k], v, `conversation.${k}`);

@@ -93,6 +93,13 @@ cat "$tmp/audit"
 pass=$((pass + $(grep -c '^ok - ' "$tmp/audit")))
 failed=$((failed + $(grep -c '^not ok - ' "$tmp/audit")))
 if [ $rc -ne 0 ]; then not_ok "test_audit.sql stopped: $(head -c 500 "$tmp/audit.err")"; fi
+# Presence and delivery markers (sql/041, sql/043), same fixtures.
+"$PSQL" -X -q -tA -v ON_ERROR_STOP=1 -v tag="$tag" -d "$url" -f "$here/test_presence.sql" >"$tmp/presence" 2>"$tmp/presence.err"
+rc=$?
+cat "$tmp/presence"
+pass=$((pass + $(grep -c '^ok - ' "$tmp/presence")))
+failed=$((failed + $(grep -c '^not ok - ' "$tmp/presence")))
+if [ $rc -ne 0 ]; then not_ok "test_presence.sql stopped: $(head -c 500 "$tmp/presence.err")"; fi
 
 # A conversation of its own for what follows: p2 with d3.
 C=$(q -c "SELECT (messaging.create_conversation($P2, NULL, $D3)).body::json->'conversation'->>'id'")

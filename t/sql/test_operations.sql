@@ -319,7 +319,7 @@ SELECT status AS st, body AS b FROM messaging.available_users(:p1, 'patient') \g
 SELECT pg_temp.is((SELECT string_agg((e->>'lastName') || '=' || coalesce(e->>'conversationId', 'null'), ',' ORDER BY n)
                      FROM json_array_elements(:'b'::json->'users') WITH ORDINALITY t(e, n)),
   'Caron=' || :'c2' || ',Martin=' || :'c1', 'available_users: linked users with their conversation id');
-SELECT pg_temp.is(pg_temp.keys((:'b'::json->'users')->0), 'conversationId,firstName,id,lastName,role', 'available_users: keys');
+SELECT pg_temp.is(pg_temp.keys((:'b'::json->'users')->0), 'conversationId,firstName,id,lastName,lastSeenAt,online,role', 'available_users: keys');
 SELECT status AS st, body AS b FROM messaging.available_users(:d3, NULL) \gset
 SELECT pg_temp.is((SELECT string_agg((e->>'lastName') || '=' || coalesce(e->>'conversationId', 'null'), ',')
                      FROM json_array_elements(:'b'::json->'users') e), 'Lefèvre=null', 'available_users: null without a conversation');

@@ -55,7 +55,7 @@ static void cursor_read(void *arg, PGresult *res)
     for (int k = 0; k < nj; k++) {
         sio_socket *s = sio_socket_find(g->srv, j[k].sid);
         if (s && sio_socket_user(s))
-            gw_join_now(g, s, x_conv, j[k].ack_id);
+            gw_join_now(g, s, x_conv, j[k].ack_id, j[k].presence);
     }
     free(j);
     if (!(cv = gw_conv_get(g, x_conv)))
@@ -98,7 +98,7 @@ void gw_hold(struct gateway *g, int conv)
     gw_ask_cursor(g, cv);
 }
 
-void gw_join(struct gateway *g, sio_socket *s, int conv, int64_t ack_id)
+void gw_join(struct gateway *g, sio_socket *s, int conv, int64_t ack_id, const char *presence)
 {
     gw_hold(g, conv);
     struct gw_conv *cv = gw_conv_get(g, conv);
@@ -113,12 +113,15 @@ void gw_join(struct gateway *g, sio_socket *s, int conv, int64_t ack_id)
             cv->joiners = j;
             cv->capjoiners = cap;
         }
-        cv->joiners[cv->njoiners++] = (struct gw_joiner){sio_socket_id(s), ack_id};
+        struct gw_joiner *nj = &cv->joiners[cv->njoiners++];
+        nj->sid = sio_socket_id(s);
+        nj->ack_id = ack_id;
+        snprintf(nj->presence, sizeof nj->presence, "%s", presence && strlen(presence) < sizeof nj->presence ? presence : "");
         return;
     }
     /* Ready (or not held: out of memory): the room's sends start from its
      * cursor, which every later event is after. */
-    gw_join_now(g, s, conv, ack_id);
+    gw_join_now(g, s, conv, ack_id, presence);
 }
 
 void gw_ask_pending_cursors(struct gateway *g)
@@ -382,6 +385,39 @@ static void typing_elsewhere(struct gateway *g, const struct msg_bus_msg *m)
         g->stats.events_out[gw_event_index(event)] += (unsigned long long)n;
 }
 
+void gw_presence(struct gateway *g, int user_id, int connected)
+{
+    struct pgc *db = gw_db(g);
+    char uid[16];
+    snprintf(uid, sizeof uid, "%d", user_id);
+    const char *params[] = {g->instance, uid};
+    if (db)
+        pgc_op(db, connected ? MSG_OP_PRESENCE_CONNECT : MSG_OP_PRESENCE_DISCONNECT, params, NULL, NULL);
+}
+
+/* A user went online or offline: `presence` to the rooms of their
+ * conversations that we hold (members are participants: join checked). */
+static void presence_elsewhere(struct gateway *g, const struct msg_bus_msg *m)
+{
+    char arr[160];
+    int len;
+    if (m->last_seen[0])
+        len = snprintf(arr, sizeof arr, "[\"presence\",{\"userId\":%d,\"online\":%s,\"lastSeenAt\":\"%s\"}]",
+                       m->user_id, m->online ? "true" : "false", m->last_seen);
+    else
+        len = snprintf(arr, sizeof arr, "[\"presence\",{\"userId\":%d,\"online\":%s,\"lastSeenAt\":null}]",
+                       m->user_id, m->online ? "true" : "false");
+    for (size_t i = 0; i < m->nconvs; i++) {
+        if (!gw_conv_get(g, m->convs[i]))
+            continue;
+        char room[32];
+        gw_room_name(m->convs[i], room, sizeof room);
+        int n = sio_emit_room_text(g->srv, GW_NS, room, NULL, arr, (size_t)len);
+        if (n > 0)
+            g->stats.events_out[gw_event_index("presence")] += (unsigned long long)n;
+    }
+}
+
 void gw_on_notify(struct pgc *c, const char *channel, const char *payload, void *arg)
 {
     struct gateway *g = arg;
@@ -410,6 +446,9 @@ void gw_on_notify(struct pgc *c, const char *channel, const char *payload, void 
     case MSG_BUS_REVOKE:
         /* Recorded as now(): tokens issued up to this second are refused. */
         gw_revoke_user(g, m->user_id, (long long)time(NULL) + 1);
+        break;
+    case MSG_BUS_PRESENCE:
+        presence_elsewhere(g, m);
         break;
     case MSG_BUS_UNKNOWN:
         g->stats.bad_notifications++;

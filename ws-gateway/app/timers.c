@@ -21,6 +21,18 @@ static void audit_purge(struct gateway *g)
         pgc_op(db, MSG_OP_AUDIT_PURGE, params, NULL, NULL);
 }
 
+/* Users whose last socket closed presence_grace_s ago, or whose gateway
+ * died, go offline (sql/043_presence.sql); every second, from every gateway. */
+static void presence_sweep(struct gateway *g)
+{
+    struct pgc *db = gw_db(g);
+    char grace[24];
+    snprintf(grace, sizeof grace, "%ld", g->cfg->presence_grace_s);
+    const char *params[] = {grace};
+    if (db)
+        pgc_op(db, MSG_OP_PRESENCE_SWEEP, params, NULL, NULL);
+}
+
 static void tick(lws_sorted_usec_list_t *sul)
 {
     struct gw_timers *t = lws_container_of(sul, struct gw_timers, sul);
@@ -34,6 +46,7 @@ static void tick(lws_sorted_usec_list_t *sul)
         gw_heartbeat(g);
     if (t->ticks % PURGE_EVERY == 30)
         audit_purge(g);
+    presence_sweep(g);
     lws_sul_schedule(g->ctx, 0, &t->sul, tick, LWS_US_PER_SEC);
 }
 

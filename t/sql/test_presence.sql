@@ -1,0 +1,57 @@
+-- Presence (sql/043) and delivery markers (sql/041), run by
+-- t/sql/test_operations.sh after test_audit.sql, same fixtures.
+SET client_min_messages = warning;
+CREATE FUNCTION pg_temp.ok(cond boolean, name text) RETURNS text LANGUAGE sql AS
+$$ SELECT CASE WHEN coalesce(cond, false) THEN 'ok - ' ELSE 'not ok - ' END || name $$;
+CREATE FUNCTION pg_temp.is(got text, want text, name text) RETURNS text LANGUAGE sql AS
+$$ SELECT CASE WHEN got IS NOT DISTINCT FROM want THEN 'ok - ' || name
+          ELSE 'not ok - ' || name || ' (got ' || coalesce(got, 'NULL') || ', want ' || coalesce(want, 'NULL') || ')' END $$;
+
+SELECT id AS p3 FROM users WHERE email = 'sqltest-' || :'tag' || '-p3@example.test' \gset
+SELECT id AS d1 FROM users WHERE email = 'sqltest-' || :'tag' || '-d1@example.test' \gset
+SELECT id AS d2 FROM users WHERE email = 'sqltest-' || :'tag' || '-d2@example.test' \gset
+SELECT (body::json -> 'conversation' ->> 'id')::int AS ca FROM messaging.create_conversation(:p3, NULL, :d1) \gset
+
+-- ---------------------------------------------------------------- presence
+SELECT pg_temp.is(messaging.presence_json(:d2)::text, '{"userId" : ' || :d2 || ', "online" : false, "lastSeenAt" : null}',
+  'never connected: offline, lastSeenAt null');
+SELECT messaging.presence_connect('sqltest-' || :'tag', :p3) \gset
+SELECT pg_temp.is((messaging.presence_json(:p3) ->> 'online'), 'true', 'a socket: online');
+SELECT pg_temp.is(((body::json -> 'conversation' -> 'participant') ->> 'online'), 'true', 'participant.online in Conversation objects')
+  FROM messaging.get_conversation(:d1, NULL, :ca);
+SELECT messaging.presence_connect('sqltest-' || :'tag', :p3) \gset
+SELECT messaging.presence_disconnect('sqltest-' || :'tag', :p3) \gset
+SELECT pg_temp.is(messaging.presence_sweep(0)::text, '0', 'one socket left: still online');
+SELECT messaging.presence_disconnect('sqltest-' || :'tag', :p3) \gset
+SELECT pg_temp.is(messaging.presence_sweep(3600)::text, '0', 'within the grace: still online');
+SELECT pg_temp.is(messaging.presence_sweep(0)::text, '1', 'after the grace: offline, announced once');
+SELECT pg_temp.is(messaging.presence_sweep(0)::text, '0', '... and only once');
+SELECT pg_temp.ok((SELECT NOT online AND last_seen_at > now() - interval '1 minute' FROM messaging.presence WHERE user_id = :p3),
+  'offline with lastSeenAt the last close');
+-- A gateway that died: its heartbeat ages out, its users go offline.
+INSERT INTO messaging.gateway_instances (instance, seen_at) VALUES ('sqltest-dead-' || :'tag', now() - interval '1 hour');
+INSERT INTO messaging.presence_sockets (instance, user_id, sockets) VALUES ('sqltest-dead-' || :'tag', :d2, 3);
+INSERT INTO messaging.presence (user_id, online) VALUES (:d2, true) ON CONFLICT (user_id) DO UPDATE SET online = true;
+SELECT pg_temp.ok(messaging.presence_sweep(5) >= 1, 'a dead gateway''s users go offline');
+SELECT pg_temp.ok((SELECT NOT online AND last_seen_at < now() - interval '59 minutes' FROM messaging.presence WHERE user_id = :d2),
+  'lastSeenAt: the dead gateway''s last heartbeat');
+SELECT pg_temp.is((SELECT count(*)::text FROM messaging.presence_sockets WHERE instance = 'sqltest-dead-' || :'tag'), '0',
+  'its rows are gone');
+DELETE FROM messaging.gateway_instances WHERE instance LIKE 'sqltest-%' || :'tag';
+SELECT pg_temp.is((SELECT body::json -> 'presence' ->> 'userId' FROM messaging.join_room(:d1, NULL, :ca)), :'p3',
+  'join_room: the other participant''s presence');
+
+-- ---------------------------------------------------------------- delivery markers
+SELECT (body::json -> 'message' ->> 'id')::bigint AS m1 FROM messaging.send_message(:p3, NULL, :ca, 'r1', NULL, 10000, false) \gset
+SELECT (body::json -> 'message' ->> 'id')::bigint AS m2 FROM messaging.send_message(:p3, NULL, :ca, 'r2', NULL, 10000, false) \gset
+SELECT pg_temp.is((SELECT (body::json -> 'message' ->> 'deliveredAt') FROM messaging.get_conversation(:p3, NULL, :ca)), NULL,
+  'not delivered yet');
+SELECT event_id AS ev, data FROM messaging.mark_delivered(:d1, :ca, :m1) \gset
+SELECT pg_temp.ok(:'ev' <> '', 'mark_delivered: an event when the marker moves');
+SELECT pg_temp.is((:'data'::json ->> 'upToId'), :'m1', 'messages_delivered: upToId');
+SELECT pg_temp.ok((SELECT event_id IS NULL FROM messaging.mark_delivered(:d1, :ca, :m1)), 'again: no event');
+SELECT pg_temp.ok((SELECT event_id IS NOT NULL FROM messaging.mark_delivered(:d1, :ca, :m2)), 'further: an event');
+SELECT pg_temp.is((SELECT count(*)::text FROM messaging.deliveries WHERE conversation_id = :ca AND user_id = :d1), '1', 'one marker per conversation and recipient');
+SELECT pg_temp.ok((SELECT bool_and(messaging.delivered_at(m) IS NOT NULL) FROM messages m WHERE m.id IN (:m1, :m2)),
+  'cumulative: both delivered');
+SELECT pg_temp.is((SELECT status::text FROM messaging.mark_delivered(:d2, :ca, :m2)), '404', 'not a participant: 404');
