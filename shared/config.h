@@ -41,6 +41,14 @@ struct msg_config {
     long ws_connect_timeout_ms;
     long ws_send_queue_bytes;
     long ws_max_connections;
+    long ws_token_warning_s;    /* token_expiring this long before exp */
+    long ws_max_sockets_per_user; /* per instance */
+    /* Per-socket token buckets (API.md section 8): events per second and
+     * burst, for each class of client events. */
+    long ws_rate_messages, ws_burst_messages; /* send_message, mark_as_read */
+    long ws_rate_typing, ws_burst_typing;     /* typing_start, typing_stop */
+    long ws_rate_rooms, ws_burst_rooms;       /* join_room, leave_room */
+    long ws_rate_refresh, ws_burst_refresh;   /* refresh_token */
     long ws_db_connections;     /* the gateway's connections for operations */
     char *ws_event_loop;        /* "uv" (epoll, lws's libuv event library) or "poll" */
     long recovery_max_disconnection_ms;

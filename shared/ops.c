@@ -112,4 +112,8 @@ const struct msg_op_def msg_ops[MSG_OP_COUNT] = {
                                     "SELECT messaging.presence_disconnect($1::text, $2::int)", 2, 1},
     [MSG_OP_PRESENCE_SWEEP] = {"presence_sweep", "SELECT messaging.presence_sweep($1::int)", 1, 1},
     [MSG_OP_AUDIT_PURGE] = {"audit_purge", "SELECT messaging.audit_purge($1::int)", 1, 1},
+    [MSG_OP_REVOCATIONS_SINCE] = {"revocations_since",
+                                  "SELECT user_id, ceil(extract(epoch FROM revoked_at))::bigint FROM messaging.revocations "
+                                  "WHERE revoked_at >= to_timestamp($1::double precision)",
+                                  1, 0, 0, 0},
 };

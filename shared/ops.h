@@ -42,6 +42,7 @@ enum msg_op {
     MSG_OP_PRESENCE_DISCONNECT, /* instance, user */
     MSG_OP_PRESENCE_SWEEP,      /* grace seconds -> users gone offline */
     MSG_OP_AUDIT_PURGE,         /* retention days -> rows removed (sql/040_audit.sql) */
+    MSG_OP_REVOCATIONS_SINCE,   /* since (epoch s) -> (user id, revoked_at rounded up) */
     MSG_OP_COUNT
 };
 

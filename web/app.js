@@ -668,6 +668,12 @@ messagingSocket.on('synced', ({ recovered }) => {
     }
   }).catch(() => {});
 });
+messagingSocket.on('token_refreshed', ({ expiresAt }) => {
+  $('conn-label').title = `Jeton renouvelé, valable jusqu'à ${new Date(expiresAt).toLocaleTimeString()}`;
+});
+messagingSocket.on('token_refresh_failed', ({ message }) => {
+  showError('list-error', `Jeton non renouvelé : ${message}`);
+});
 messagingSocket.on('new_message', ({ message }) => addMessage(message));
 messagingSocket.on('messages_read', onMessagesRead);
 messagingSocket.on('messages_delivered', onMessagesDelivered);

@@ -26,7 +26,7 @@ import { io as bundledIo } from './vendor/socket.io.esm.min.js';
 /** Events relayed from the server, first argument only. */
 export const SERVER_EVENTS = Object.freeze([
   'connection_established', 'room_joined', 'room_left', 'new_message',
-  'messages_read', 'typing_start', 'typing_stop', 'error',
+  'messages_read', 'typing_start', 'typing_stop', 'error', 'token_expiring',
   'messages_delivered', 'presence',
 ]);
 
@@ -405,6 +405,7 @@ export class MessagingSocket {
 
   _onServerEvent(name, data) {
     if (name === 'connection_established') this.user = data || null;
+    if (name === 'token_expiring') this._refreshToken();
     if (name === 'new_message') {
       if (!data || !data.message) return;
       const cid = Number(data.conversationId !== undefined ? data.conversationId : data.message.conversationId);
@@ -418,6 +419,26 @@ export class MessagingSocket {
       if (data && data.conversationId !== undefined) data = { ...data, conversationId: Number(data.conversationId) };
     }
     this._emit(name, data);
+  }
+
+  /**
+   * The gateway said the token expires soon (API.md section 7): asks
+   * getToken for a fresh one and sends it with refresh_token. Listeners hear
+   * `token_refreshed {expiresAt}` or `token_refresh_failed {message}`;
+   * without a fresh token the gateway ends the connection at exp.
+   */
+  async _refreshToken() {
+    if (!this._getToken) return;
+    try {
+      const token = await this._getToken();
+      if (!token) throw new MessagingError('unauthorized', 'getToken gave no token');
+      this._token = token;
+      const ack = await this._request('refresh_token', { token });
+      if (ack.ok) this._emit('token_refreshed', { expiresAt: ack.expiresAt });
+      else this._emit('token_refresh_failed', { message: (ack.error && ack.error.message) || 'refused' });
+    } catch (err) {
+      this._emit('token_refresh_failed', { message: (err && err.message) || 'refresh failed' });
+    }
   }
 
   /** Hands a message to the listeners unless already delivered. */

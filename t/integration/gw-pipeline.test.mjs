@@ -150,7 +150,15 @@ test('thousands of rooms held on two gateways: REST and socket writers, only the
   try {
     for (const d of [d1, d2]) {
       for (let i = 0; i < convs.length; i += 25) {
-        const acks = await Promise.all(convs.slice(i, i + 25).map((c) => d.request('join_room', { conversationId: c.id })));
+        const batch = convs.slice(i, i + 25);
+        const acks = await Promise.all(batch.map((c) => d.request('join_room', { conversationId: c.id })));
+        // Past the join burst (API.md section 8): what was refused again, one
+        // at a time after retryAfterMs, as a client within its limit does.
+        for (let k = 0; k < acks.length; k++) {
+          if (acks[k] && acks[k].error && acks[k].error.code === 'rate_limited') {
+            acks[k] = await d.requestPaced('join_room', { conversationId: batch[k].id });
+          }
+        }
         for (const a of acks) assert.equal(a.ok, true, JSON.stringify(a));
       }
     }

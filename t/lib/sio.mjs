@@ -171,6 +171,15 @@ export class Client {
     return this.requestWithin(ACK_TIMEOUT_MS, name, ...args);
   }
 
+  /** request(), again after retryAfterMs while the answer is rate_limited (API.md section 8). */
+  async requestPaced(name, ...args) {
+    for (;;) {
+      const ack = await this.request(name, ...args);
+      if (!(ack && ack.ok === false && ack.error && ack.error.code === 'rate_limited' && ack.error.retryAfterMs)) return ack;
+      await sleep(ack.error.retryAfterMs);
+    }
+  }
+
   requestWithin(ms, name, ...args) {
     return new Promise((resolve, reject) => {
       this.socket.timeout(ms).emit(name, ...args, (err, ...res) => {
@@ -240,7 +249,10 @@ export function assertAckError(ack, code) {
   assert.ok(ack && typeof ack === 'object', `ack: ${JSON.stringify(ack)}`);
   assert.deepEqual(Object.keys(ack).sort(), ['error', 'ok'], `ack keys: ${JSON.stringify(ack)}`);
   assert.equal(ack.ok, false, `ack: ${JSON.stringify(ack)}`);
-  assert.deepEqual(Object.keys(ack.error).sort(), ['code', 'message'], `ack error keys: ${JSON.stringify(ack)}`);
+  // rate_limited says when to try again (API.md section 8).
+  const keys = code === 'rate_limited' ? ['code', 'message', 'retryAfterMs'] : ['code', 'message'];
+  assert.deepEqual(Object.keys(ack.error).sort(), keys, `ack error keys: ${JSON.stringify(ack)}`);
+  if (code === 'rate_limited') assert.ok(Number.isInteger(ack.error.retryAfterMs) && ack.error.retryAfterMs >= 0, JSON.stringify(ack));
   assert.equal(ack.error.code, code, `ack error code: ${JSON.stringify(ack)}`);
   assert.equal(typeof ack.error.message, 'string');
   assert.ok(ack.error.message.length > 0, 'empty ack error message');
@@ -371,11 +383,11 @@ process.once('exit', () => {
   }
 });
 
-export async function startGateway(port, { readyMs = 10000 } = {}) {
+export async function startGateway(port, { readyMs = 10000, env = {} } = {}) {
   const bin = requireEnv('MSG_GATEWAY_BIN');
   const logPath = `${requireEnv('MSG_VAR')}/log/gateway-extra-${port}.log`;
   const fd = openSync(logPath, 'a');
-  const proc = spawn(bin, ['--port', String(port)], { stdio: ['ignore', fd, fd], env: process.env });
+  const proc = spawn(bin, ['--port', String(port)], { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
   closeSync(fd);
   started.add(proc);
   let exitInfo = null;

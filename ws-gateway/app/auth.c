@@ -65,6 +65,10 @@ static void refuse(struct gateway *g, sio_socket *s, const char *message)
 {
     struct gw_client *c = sio_socket_user(s);
     sio_socket_set_user(s, NULL);
+    if (c) {
+        gw_lifetime_drop(g, c);
+        g->nclients--;
+    }
     gw_client_free(c);
     g->stats.refused_connects++;
     msg_info("connect_refused", "peer=%s reason=\"%s\"", sio_socket_peer(s) ? sio_socket_peer(s) : "-", message);
@@ -91,11 +95,16 @@ static void authenticated(void *arg, PGresult *res)
         return;
     }
     struct gw_client *c = sio_socket_user(s);
+    if ((long)imap_get(&g->users, c->user_id) >= g->cfg->ws_max_sockets_per_user) {
+        refuse(g, s, "Too many connections");
+        return;
+    }
     json_object *u = json_tokener_parse(body), *v;
     if (u && json_object_object_get_ex(u, "role", &v))
         snprintf(c->role, sizeof c->role, "%s", json_object_get_string(v));
     json_object_put(u);
     c->authenticated = 1;
+    gw_lifetime_arm(g, c);
     gw_user_add(g, c->user_id, 1);
     g->stats.accepted_connects++;
     msg_info("connected", "user=%d sid=%s", c->user_id, sio_socket_sid(s));
@@ -109,6 +118,11 @@ int gw_on_connect(sio_socket *s, json_object *auth, const char **refusal, void *
     struct msg_identity id;
     struct msg_error e;
     const char *t = token_of(s, auth, tok, sizeof tok);
+    if (g->nclients >= g->cfg->ws_max_connections) {
+        *refusal = "Too many connections";
+        g->stats.refused_connects++;
+        return SIO_REFUSE;
+    }
     if (!t) {
         *refusal = "Authentication required";
         g->stats.refused_connects++;
@@ -131,6 +145,9 @@ int gw_on_connect(sio_socket *s, json_object *auth, const char **refusal, void *
     }
     c->sid = sio_socket_id(s);
     c->user_id = id.user_id;
+    c->g = g;
+    c->exp = id.exp;
+    c->iat = id.has_iat ? id.iat : -1;
     read_recovery(auth, c);
     a->g = g;
     a->sid = c->sid;
@@ -147,6 +164,7 @@ int gw_on_connect(sio_socket *s, json_object *auth, const char **refusal, void *
         return SIO_REFUSE;
     }
     sio_socket_set_user(s, c);
+    g->nclients++;
     return SIO_PENDING;
 }
 
@@ -159,6 +177,7 @@ void gw_on_connected(sio_socket *s, void *user)
     json_object_object_add(d, "userRole", json_object_new_string(c->role));
     gw_emit(g, s, "connection_established", d);
     json_object_put(d);
+    gw_lifetime_connected(g, s, c);
     gw_presence(g, c->user_id, 1);
 }
 
@@ -168,6 +187,8 @@ void gw_on_disconnect(sio_socket *s, const char *reason, void *user)
     struct gw_client *c = sio_socket_user(s);
     if (!c)
         return;
+    gw_lifetime_drop(g, c);
+    g->nclients--;
     gw_typing_cleanup(g, s, c);
     gw_session_closed(g, c);
     if (c->authenticated) {

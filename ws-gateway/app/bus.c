@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <stdint.h>
 
 #include "bus.h"
@@ -36,7 +37,8 @@ static void cursor_read(void *arg, PGresult *res)
 {
     struct cursor_ctx *x = arg;
     struct gateway *g = x->g;
-    struct gw_conv *cv = gw_conv_get(g, x->conv);
+    int x_conv = x->conv;
+    struct gw_conv *cv = gw_conv_get(g, x_conv);
     free(x);
     if (!cv)
         return;
@@ -45,6 +47,19 @@ static void cursor_read(void *arg, PGresult *res)
         return; /* still pending: the timer asks again */
     cv->cursor = atoll(PQgetvalue(res, 0, 0));
     cv->state = CONV_READY;
+    /* The joins that waited for it, in their order. */
+    struct gw_joiner *j = cv->joiners;
+    int nj = cv->njoiners;
+    cv->joiners = NULL;
+    cv->njoiners = cv->capjoiners = 0;
+    for (int k = 0; k < nj; k++) {
+        sio_socket *s = sio_socket_find(g->srv, j[k].sid);
+        if (s && sio_socket_user(s))
+            gw_join_now(g, s, x_conv, j[k].ack_id);
+    }
+    free(j);
+    if (!(cv = gw_conv_get(g, x_conv)))
+        return;
     /* Anything that rang while we did not know where to start. */
     if (cv->missed) {
         cv->missed = 0;
@@ -81,6 +96,29 @@ void gw_hold(struct gateway *g, int conv)
     cv->id = conv;
     cv->state = CONV_PENDING;
     gw_ask_cursor(g, cv);
+}
+
+void gw_join(struct gateway *g, sio_socket *s, int conv, int64_t ack_id)
+{
+    gw_hold(g, conv);
+    struct gw_conv *cv = gw_conv_get(g, conv);
+    if (cv && cv->state == CONV_PENDING) {
+        if (cv->njoiners == cv->capjoiners) {
+            int cap = cv->capjoiners ? cv->capjoiners * 2 : 4;
+            struct gw_joiner *j = realloc(cv->joiners, (size_t)cap * sizeof *j);
+            if (!j) {
+                gw_fail(g, s, "join_room", ack_id, MSG_UNAVAILABLE, "Out of memory");
+                return;
+            }
+            cv->joiners = j;
+            cv->capjoiners = cap;
+        }
+        cv->joiners[cv->njoiners++] = (struct gw_joiner){sio_socket_id(s), ack_id};
+        return;
+    }
+    /* Ready (or not held: out of memory): the room's sends start from its
+     * cursor, which every later event is after. */
+    gw_join_now(g, s, conv, ack_id);
 }
 
 void gw_ask_pending_cursors(struct gateway *g)
@@ -314,8 +352,16 @@ void gw_notify_typing(struct gateway *g, uint64_t sid, int conv, int user, int t
      * the other gateways in the order it sent them. */
     struct pgc *db = pgpool_for(&g->pool, sid);
     const char *params[] = {p.p};
-    if (db && sbuf_ok(&p))
-        pgc_op(db, MSG_OP_NOTIFY, params, NULL, NULL);
+    sio_socket *s = sio_socket_find(g->srv, sid);
+    struct gw_client *c = s ? sio_socket_user(s) : NULL;
+    /* In the socket's share of the queue; a typing_start over it is not
+     * sent, a typing_stop always is (the other side would show typing). */
+    if (db && sbuf_ok(&p)) {
+        if (c)
+            gw_op_counted(g, c, db, MSG_OP_NOTIFY, params, typing);
+        else
+            pgc_op(db, MSG_OP_NOTIFY, params, NULL, NULL);
+    }
     sbuf_free(&p);
 }
 
@@ -330,6 +376,7 @@ static void typing_elsewhere(struct gateway *g, const struct msg_bus_msg *m)
     gw_room_name(m->conversation_id, room, sizeof room);
     int len = snprintf(arr, sizeof arr, "[\"%s\",{\"conversationId\":%d,\"userId\":%d}]", event,
                        m->conversation_id, m->user_id);
+    gw_lifetime_gate(g);
     int n = sio_emit_room_text(g->srv, GW_NS, room, NULL, arr, (size_t)len);
     if (n > 0)
         g->stats.events_out[gw_event_index(event)] += (unsigned long long)n;
@@ -394,7 +441,8 @@ void gw_on_notify(struct pgc *c, const char *channel, const char *payload, void 
             typing_elsewhere(g, m);
         break;
     case MSG_BUS_REVOKE:
-        gw_revoke_user(g, m->user_id);
+        /* Recorded as now(): tokens issued up to this second are refused. */
+        gw_revoke_user(g, m->user_id, (long long)time(NULL) + 1);
         break;
     case MSG_BUS_PRESENCE:
         presence_elsewhere(g, m);
@@ -413,8 +461,17 @@ void gw_on_listen_ready(struct pgc *c, void *arg)
     /* LISTEN again: what was committed meanwhile is read now. */
     g->bus.catchup_inflight = 0;
     g->bus.net_inflight = 0;
+    /* Revocations whose NOTIFY was missed while LISTEN was down. */
+    if (g->bus.listen_lost_at > 0)
+        gw_revocations_since(g, g->bus.listen_lost_at - 1);
     gw_ask_pending_cursors(g);
     gw_catch_up(g);
+}
+
+void gw_on_listen_down(struct pgc *c, void *arg)
+{
+    struct gateway *g = arg;
+    g->bus.listen_lost_at = (long long)time(NULL);
 }
 
 void gw_bus_init(struct gw_bus *b)

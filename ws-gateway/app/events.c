@@ -19,7 +19,7 @@ void gw_emit(struct gateway *g, sio_socket *s, const char *event, json_object *d
     json_object_put(args);
 }
 
-static void ack(sio_socket *s, int64_t ack_id, json_object *data)
+void gw_ack(sio_socket *s, int64_t ack_id, json_object *data)
 {
     if (ack_id == SIO_NO_ACK)
         return;
@@ -32,6 +32,12 @@ static void ack(sio_socket *s, int64_t ack_id, json_object *data)
 void gw_fail(struct gateway *g, sio_socket *s, const char *event, int64_t ack_id,
              enum msg_code code, const char *message)
 {
+    gw_fail_retry(g, s, event, ack_id, code, message, -1);
+}
+
+void gw_fail_retry(struct gateway *g, sio_socket *s, const char *event, int64_t ack_id,
+                   enum msg_code code, const char *message, long long retry_ms)
+{
     g->stats.errors[code]++;
     json_object *e = json_object_new_object();
     json_object_object_add(e, "message", json_object_new_string(message));
@@ -43,9 +49,11 @@ void gw_fail(struct gateway *g, sio_socket *s, const char *event, int64_t ack_id
         json_object *a = json_object_new_object(), *err = json_object_new_object();
         json_object_object_add(err, "code", json_object_new_string(msg_code_name(code)));
         json_object_object_add(err, "message", json_object_new_string(message));
+        if (retry_ms >= 0)
+            json_object_object_add(err, "retryAfterMs", json_object_new_int64(retry_ms));
         json_object_object_add(a, "ok", json_object_new_boolean(0));
         json_object_object_add(a, "error", err);
-        ack(s, ack_id, a);
+        gw_ack(s, ack_id, a);
         json_object_put(a);
     }
 }
@@ -57,6 +65,7 @@ struct op {
     int64_t ack_id;
     int event;        /* index in gw_event_names */
     int conv;
+    size_t bytes;     /* its parameters, in the socket's share (limits.c) */
 };
 
 static struct op *op_new(struct gateway *g, sio_socket *s, int event, int64_t ack_id, int conv)
@@ -68,6 +77,7 @@ static struct op *op_new(struct gateway *g, sio_socket *s, int event, int64_t ac
         o->ack_id = ack_id;
         o->event = event;
         o->conv = conv;
+        o->bytes = 0;
     }
     return o;
 }
@@ -78,8 +88,8 @@ static sio_socket *op_end(struct op *o, PGresult *res, int *status, json_object 
 {
     sio_socket *s = sio_socket_find(o->g->srv, o->sid);
     struct gw_client *c = s ? sio_socket_user(s) : NULL;
-    if (c && c->inflight > 0)
-        c->inflight--;
+    if (c)
+        gw_share_put(c, o->bytes);
     *status = 0;
     *body = NULL;
     if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQnfields(res) >= 2) {
@@ -118,13 +128,19 @@ static void submit(struct gateway *g, sio_socket *s, struct gw_client *c, struct
         gw_fail(g, s, event, ack_id, MSG_UNAVAILABLE, "The database is unavailable");
         return;
     }
+    o->bytes = gw_params_bytes(op, params);
+    if (!gw_share_fits(c, o->bytes)) {
+        free(o);
+        gw_fail_retry(g, s, event, ack_id, MSG_RATE_LIMITED, "Too many operations in flight", GW_INFLIGHT_RETRY_MS);
+        return;
+    }
     int r = msg_ops[op].batch ? pgc_write(db, op, o->conv, params, cb, o) : pgc_op(db, op, params, cb, o);
     if (r < 0) {
         free(o);
-        gw_fail(g, s, event, ack_id, MSG_RATE_LIMITED, "Too many operations in flight");
+        gw_fail_retry(g, s, event, ack_id, MSG_RATE_LIMITED, "Too many operations in flight", GW_INFLIGHT_RETRY_MS);
         return;
     }
-    c->inflight++;
+    gw_share_take(c, o->bytes);
 }
 
 static json_object *conv_object(int conv)
@@ -139,11 +155,33 @@ static void ack_conv(sio_socket *s, int64_t ack_id, int conv)
 {
     json_object *a = conv_object(conv);
     json_object_object_add(a, "ok", json_object_new_boolean(1));
-    ack(s, ack_id, a);
+    gw_ack(s, ack_id, a);
     json_object_put(a);
 }
 
 /* ---------------------------------------------------------------- rooms */
+
+void gw_join_now(struct gateway *g, sio_socket *s, int conv, int64_t ack_id)
+{
+    char room[32];
+    gw_room_name(conv, room, sizeof room);
+    sio_join(s, room);
+    gw_session_joined(g, sio_socket_user(s), conv);
+    json_object *d = conv_object(conv);
+    gw_emit(g, s, "room_joined", d);
+    struct gw_client *c = sio_socket_user(s);
+    char *presence = c ? (char *)imap_get(&c->join_presence, conv) : NULL;
+    if (presence) {
+        imap_del(&c->join_presence, conv);
+        char arr[256];
+        int len = snprintf(arr, sizeof arr, "[\"presence\",%s]", presence);
+        if (len > 0 && (size_t)len < sizeof arr && sio_emit_text(s, arr, (size_t)len) == 0)
+            g->stats.events_out[gw_event_index("presence")]++;
+        free(presence);
+    }
+    ack_conv(s, ack_id, conv);
+    json_object_put(d);
+}
 
 static void joined(void *arg, PGresult *res)
 {
@@ -152,18 +190,19 @@ static void joined(void *arg, PGresult *res)
     json_object *body;
     sio_socket *s = op_end(o, res, &status, &body);
     if (s && status == 200) {
-        char room[32];
-        gw_room_name(o->conv, room, sizeof room);
-        gw_hold(o->g, o->conv);
-        sio_join(s, room);
-        gw_session_joined(o->g, sio_socket_user(s), o->conv);
-        json_object *d = conv_object(o->conv), *pr;
-        gw_emit(o->g, s, "room_joined", d);
-        /* The other participant's presence, right after (sql/043). */
-        if (body && json_object_object_get_ex(body, "presence", &pr) && json_object_is_type(pr, json_type_object))
-            gw_emit(o->g, s, "presence", pr);
-        ack_conv(s, o->ack_id, o->conv);
-        json_object_put(d);
+        /* The other participant's presence, sent right after room_joined
+         * (sql/043), which may wait for the room's cursor. */
+        json_object *pr;
+        struct gw_client *c = sio_socket_user(s);
+        if (c && body && json_object_object_get_ex(body, "presence", &pr) && json_object_is_type(pr, json_type_object)) {
+            char *text = strdup(json_object_to_json_string_ext(pr, JSON_C_TO_STRING_PLAIN));
+            char *old = (char *)imap_get(&c->join_presence, o->conv);
+            if (text && imap_put(&c->join_presence, o->conv, (intptr_t)text) == 0)
+                free(old);
+            else
+                free(text);
+        }
+        gw_join(o->g, s, o->conv, o->ack_id);
     } else if (s) {
         op_fail(o, s, status, body);
     }
@@ -186,6 +225,10 @@ static void on_leave(struct gateway *g, sio_socket *s, struct gw_client *c, int 
 {
     char room[32];
     gw_room_name(conv, room, sizeof room);
+    struct gw_conv *cv = gw_conv_get(g, conv);
+    for (int k = 0; cv && k < cv->njoiners; k++)
+        if (cv->joiners[k].sid == c->sid) /* a join still waiting for the cursor: not to happen */
+            cv->joiners[k--] = cv->joiners[--cv->njoiners];
     sio_leave(s, room);
     gw_session_left(g, c, conv);
     json_object *d = conv_object(conv);
@@ -225,8 +268,8 @@ static void written(void *arg, PGresult *res)
     struct gateway *g = o->g;
     sio_socket *s = sio_socket_find(g->srv, o->sid);
     struct gw_client *c = s ? sio_socket_user(s) : NULL;
-    if (c && c->inflight > 0)
-        c->inflight--;
+    if (c)
+        gw_share_put(c, o->bytes);
     int well = res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQnfields(res) == 5 &&
                !PQgetisnull(res, 0, 0) && !PQgetisnull(res, 0, 1);
     int status = well ? atoi(PQgetvalue(res, 0, 0)) : 0;
@@ -247,7 +290,7 @@ static void written(void *arg, PGresult *res)
         json_object_object_add(a, "ok", json_object_new_boolean(1));
         if (body && json_object_object_get_ex(body, "updatedCount", &v))
             json_object_object_add(a, "updatedCount", json_object_get(v));
-        ack(s, o->ack_id, a);
+        gw_ack(s, o->ack_id, a);
         json_object_put(a);
         json_object_put(body);
     } else if (c) {
@@ -318,6 +361,7 @@ static void typing(struct gateway *g, sio_socket *s, struct gw_client *c, const 
     gw_room_name(conv, room, sizeof room);
     int len = snprintf(arr, sizeof arr, "[\"%s\",{\"conversationId\":%d,\"userId\":%d}]", event, conv,
                        c->user_id);
+    gw_lifetime_gate(g);
     int n = sio_emit_room_text(g->srv, GW_NS, room, s, arr, (size_t)len);
     if (n > 0)
         g->stats.events_out[gw_event_index(event)] += (unsigned long long)n;
@@ -377,6 +421,7 @@ static const struct {
     {"join_room", on_join, 0},        {"leave_room", on_leave, 0},
     {"send_message", on_send, 1},     {"mark_as_read", on_read, 1},
     {"typing_start", on_typing, 0},   {"typing_stop", on_typing, 0},
+    {"refresh_token", NULL, 0},
 };
 
 void gw_on_event(sio_socket *s, const char *event, json_object *args, int64_t ack_id,
@@ -388,6 +433,25 @@ void gw_on_event(sio_socket *s, const char *event, json_object *args, int64_t ac
     g->stats.events_in[ev]++;
     if (!c || !c->authenticated)
         return;
+    /* Counted before anything else, unknown events too (API.md section 8). */
+    long long retry_ms = 0;
+    switch (gw_limit_take(g, c, event, &retry_ms)) {
+    case GW_LIMIT_OK:
+        break;
+    case GW_LIMIT_REFUSED:
+        gw_fail_retry(g, s, msg_utf8_valid(event, strlen(event)) && strlen(event) <= 64 ? event : "unknown",
+                      ack_id, MSG_RATE_LIMITED, "Too many events: slow down", retry_ms);
+        return;
+    case GW_LIMIT_FLOOD: {
+        static const char arr[] =
+            "[\"error\",{\"code\":\"rate_limited\",\"message\":\"Too many events for too long\",\"event\":null}]";
+        g->stats.errors[MSG_RATE_LIMITED]++;
+        sio_emit_text(s, arr, sizeof arr - 1);
+        msg_info("flood_disconnect", "user=%d sid=%s", c->user_id, sio_socket_sid(s));
+        sio_disconnect(s);
+        return;
+    }
+    }
     size_t r = 0;
     while (r < sizeof routes / sizeof routes[0] && strcmp(routes[r].name, event) != 0)
         r++;
@@ -402,6 +466,10 @@ void gw_on_event(sio_socket *s, const char *event, json_object *args, int64_t ac
     }
     json_object *data = args ? json_object_array_get_idx(args, 0) : NULL, *v;
     int conv;
+    if (!routes[r].fn) {
+        gw_on_refresh(g, s, c, data, ack_id);
+        return;
+    }
     if (!data || !json_object_is_type(data, json_type_object)) {
         gw_fail(g, s, event, ack_id, MSG_INVALID_REQUEST, "The event's data must be an object");
         return;
@@ -411,7 +479,7 @@ void gw_on_event(sio_socket *s, const char *event, json_object *args, int64_t ac
         return;
     }
     if (c->inflight >= GW_MAX_INFLIGHT) {
-        gw_fail(g, s, event, ack_id, MSG_RATE_LIMITED, "Too many operations in flight");
+        gw_fail_retry(g, s, event, ack_id, MSG_RATE_LIMITED, "Too many operations in flight", GW_INFLIGHT_RETRY_MS);
         return;
     }
     routes[r].fn(g, s, c, ev, conv, data, ack_id);

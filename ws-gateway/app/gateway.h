@@ -13,24 +13,44 @@
 #include "config.h"
 #include "error.h"
 #include "engineio/eio.h"
+#include "engineio/eio_wheel.h"
 #include "imap.h"
 #include "pgconn.h"
 #include "sbuf.h"
 #include "socketio/sio.h"
 
 #define GW_MAX_TYPING 8        /* conversations one socket types in at once */
-#define GW_MAX_INFLIGHT 32     /* database operations one socket may have pending */
+#define GW_MAX_INFLIGHT 64     /* database operations one socket may have pending (>= the
+                                * send_message burst, API.md section 8) */
 #define GW_NS "/"
 #define GW_DB_QUEUE_BYTES (32u << 20) /* parameters queued on one database connection, at most */
+
+/* Per-socket token buckets, one per client event (limits.c). */
+enum gw_limit_event { LIM_JOIN, LIM_LEAVE, LIM_SEND, LIM_READ, LIM_TYPING_START, LIM_TYPING_STOP, LIM_REFRESH,
+                      LIM_OTHER, LIM_COUNT };
+struct gw_limits {
+    double tokens[LIM_COUNT];
+    long long at_ms[LIM_COUNT];  /* last refill (0: never: a full bucket) */
+    long long win_ms;            /* the current one-second window */
+    unsigned win_n[LIM_COUNT];   /* events in it */
+    int over;                    /* consecutive windows at more than 10x a rate */
+};
+#define GW_FLOOD_FACTOR 10
+#define GW_FLOOD_SECONDS 5
+#define GW_INFLIGHT_BYTES (1u << 20) /* parameter bytes one socket may have in the database queues */
+#define GW_INFLIGHT_RETRY_MS 50      /* retryAfterMs of an event refused for a full share */
 
 /* One socket's session (sio_socket_user). Owned by the gateway; freed in
  * on_disconnect. */
 struct gw_client {
+    struct gateway *g;
     uint64_t sid;              /* sio_socket_id */
     int user_id;
     char role[16];
     int authenticated;
     int inflight;              /* operations awaiting the database */
+    size_t inflight_bytes;     /* their parameters' bytes */
+    struct gw_limits lim;
     int typing[GW_MAX_TYPING]; /* conversations with typing_start pending */
     int ntyping;
     char pid[40];              /* recovery session id ("" when recovery is off) */
@@ -39,6 +59,11 @@ struct gw_client {
     int nrooms, caprooms;
     char *restore_pid;         /* a reconnecting client's {pid, offset}, owned */
     long long restore_offset;  /* -1: none */
+    struct imap join_presence; /* conversation -> presence JSON text to send after room_joined (owned) */
+    long long exp;             /* the token's exp (seconds since the epoch) */
+    long long iat;             /* its iat, -1 when it has none (revocation) */
+    int warn_now;              /* token_expiring due at connection_established */
+    struct eio_wheel_ent warn_ent, exp_ent; /* its token_expiring and its end */
 };
 
 enum gw_conv_state { CONV_PENDING, CONV_READY };
@@ -56,12 +81,16 @@ struct gw_conv {
     enum gw_conv_state state;
     int missed;                /* an event came while pending: catch up */
     int cursor_inflight;
+    /* Sockets whose join waits for the cursor: they enter the room, and
+     * are told room_joined, only once it is known (gw_join_now). */
+    struct gw_joiner { uint64_t sid; int64_t ack_id; } *joiners;
+    int njoiners, capjoiners;
 };
 
 #define GW_LAG_BUCKETS 8
 
 struct gw_stats {
-    unsigned long long events_in[16], events_out[16];
+    unsigned long long events_in[24], events_out[24]; /* by gw_event_names */
     unsigned long long errors[16];
     unsigned long long deliveries, catchups, catchup_rooms, doorbells_sent, notifications;
     unsigned long long bad_notifications, net_catches;
@@ -81,6 +110,7 @@ struct gw_bus {
     long long net_after;       /* the safety net reads ids after this (-1: not yet) */
     long long net_top;         /* the newest id its last read saw */
     int net_inflight;
+    long long listen_lost_at;  /* seconds since the epoch; 0: never lost */
 };
 
 struct gw_timers {
@@ -112,6 +142,9 @@ struct gateway {
     char instance[24];         /* tells this process's own bells apart */
     unsigned long long deliver_seq; /* room deliveries so far (recovery's send order) */
     struct gw_stats stats;
+    struct eio_wheel *lifetimes; /* the sockets' token deadlines (lifetime.c) */
+    int lifetimes_running;
+    long nclients;             /* sockets past on_connect, pending or connected */
     struct gw_receipts receipts;
 };
 
@@ -131,8 +164,43 @@ int gw_on_connect(sio_socket *s, json_object *auth, const char **refusal, void *
 void gw_on_connected(sio_socket *s, void *user);
 void gw_on_disconnect(sio_socket *s, const char *reason, void *user);
 
-/* revoke.c: disconnects every socket of the user here (a revocation). */
-void gw_revoke_user(struct gateway *g, int user_id);
+/* revoke.c: disconnects every socket of the user here whose token was
+ * issued before `before` (seconds since the epoch; a token without iat
+ * always), as messaging.token_revoked rules. */
+void gw_revoke_user(struct gateway *g, int user_id, long long before);
+/* After the LISTEN connection came back: the revocations recorded since it
+ * was lost (their NOTIFYs were missed). */
+void gw_revocations_since(struct gateway *g, long long since);
+
+/* lifetime.c: a socket lives as long as its token (API.md section 7). */
+int gw_lifetime_init(struct gateway *g);
+void gw_lifetime_free(struct gateway *g);
+/* Schedules c's token_expiring and its end from c->exp. */
+void gw_lifetime_arm(struct gateway *g, struct gw_client *c);
+void gw_lifetime_drop(struct gateway *g, struct gw_client *c);
+/* Ends every socket whose token expired, now: called before anything is
+ * sent to a room, so that no room event reaches a socket after its exp. */
+void gw_lifetime_gate(struct gateway *g);
+/* After connection_established: the token_expiring owed at once. */
+void gw_lifetime_connected(struct gateway *g, sio_socket *s, struct gw_client *c);
+void gw_on_refresh(struct gateway *g, sio_socket *s, struct gw_client *c, json_object *data, int64_t ack_id);
+
+/* limits.c: API.md section 8. */
+enum gw_limit_verdict { GW_LIMIT_OK, GW_LIMIT_REFUSED, GW_LIMIT_FLOOD };
+/* Counts one `event` of c: OK, or REFUSED with *retry_ms, or FLOOD (the
+ * socket is to be disconnected). */
+enum gw_limit_verdict gw_limit_take(struct gateway *g, struct gw_client *c, const char *event, long long *retry_ms);
+/* A socket's share of the database queues: at most GW_MAX_INFLIGHT
+ * operations and GW_INFLIGHT_BYTES of parameters in flight. */
+size_t gw_params_bytes(enum msg_op op, const char *const *params);
+int gw_share_fits(const struct gw_client *c, size_t bytes);
+void gw_share_take(struct gw_client *c, size_t bytes);
+void gw_share_put(struct gw_client *c, size_t bytes);
+/* An operation of the socket whose answer nothing waits for (a typing
+ * NOTIFY, a session write), counted in its share while in flight. With
+ * `optional`, refused (-1) when the share is used up. */
+int gw_op_counted(struct gateway *g, struct gw_client *c, struct pgc *db, enum msg_op op,
+                  const char *const *params, int optional);
 
 /* events.c */
 void gw_on_event(sio_socket *s, const char *event, json_object *args, int64_t ack_id,
@@ -140,10 +208,21 @@ void gw_on_event(sio_socket *s, const char *event, json_object *args, int64_t ac
 /* Sends `error` and the failed ack for an event. */
 void gw_fail(struct gateway *g, sio_socket *s, const char *event, int64_t ack_id,
              enum msg_code code, const char *message);
+/* The same with the ack's retryAfterMs (>= 0; < 0: none). */
+void gw_fail_retry(struct gateway *g, sio_socket *s, const char *event, int64_t ack_id,
+                   enum msg_code code, const char *message, long long retry_ms);
 /* Emits to one socket, counting it. */
 void gw_emit(struct gateway *g, sio_socket *s, const char *event, json_object *data);
+void gw_ack(sio_socket *s, int64_t ack_id, json_object *data);
 /* The typing_stop a disconnecting socket owes its rooms. */
 void gw_typing_cleanup(struct gateway *g, sio_socket *s, struct gw_client *c);
+
+/* A participant's join: into the room and told room_joined at once when
+ * its cursor is known, else when it is (API.md section 5, without a gap:
+ * from room_joined on, every event after the cursor reaches the socket). */
+void gw_join(struct gateway *g, sio_socket *s, int conv, int64_t ack_id);
+/* events.c: the join itself. */
+void gw_join_now(struct gateway *g, sio_socket *s, int conv, int64_t ack_id);
 
 /* rooms.c: the rooms held and their cursors, and sending to them. */
 struct gw_conv *gw_conv_get(struct gateway *g, int id);
@@ -181,6 +260,7 @@ void gw_ring(struct gateway *g, int conv);
 void gw_notify_typing(struct gateway *g, uint64_t sid, int conv, int user, int typing);
 void gw_on_notify(struct pgc *c, const char *channel, const char *payload, void *arg);
 void gw_on_listen_ready(struct pgc *c, void *arg);
+void gw_on_listen_down(struct pgc *c, void *arg);
 
 /* receipts.c: a new_message written to the room's sockets; when one of
  * them is the recipient's, its delivery marker moves (coalesced). */

@@ -217,8 +217,13 @@ int main(int argc, char **argv)
     }
     g.ctx = eio_host_context(g.host);
     g.vh = eio_host_vhost(g.host);
+    if (gw_lifetime_init(&g) < 0) {
+        fprintf(stderr, "messaging-gateway: out of memory\n");
+        return 1;
+    }
 
-    struct pgc_hooks lh = {.on_ready = gw_on_listen_ready, .on_notify = gw_on_notify, .arg = &g};
+    struct pgc_hooks lh = {.on_ready = gw_on_listen_ready, .on_down = gw_on_listen_down,
+                           .on_notify = gw_on_notify, .arg = &g};
     g.listen = pgc_new(g.ctx, g.vh, cfg.database_url, "messaging-gateway-listen", 100000, GW_DB_QUEUE_BYTES,
                        MSG_BUS_CHANNEL, &lh);
     int pooled = pgpool_init(&g.pool, (int)cfg.ws_db_connections);
@@ -248,6 +253,8 @@ int main(int argc, char **argv)
 
     msg_info("gateway_stopping", "sockets=%zu", sio_socket_count(g.srv));
     gw_timers_stop(&g);
+    eio_wheel_stop(g.lifetimes);
+    eio_wheel_bind(g.lifetimes, NULL); /* closing sockets only cancel from here on */
     gw_receipts_free(&g);
     /* Record every session's rooms and cursors, so that its client can
      * recover on another instance or after the restart (at most 3 s). */
@@ -262,6 +269,7 @@ int main(int argc, char **argv)
     gw_loop_close(&loop);
     sio_server_free(g.srv);
     gw_rooms_free(&g);
+    gw_lifetime_free(&g);
     imap_free(&g.users);
     gw_bus_free(&g.bus);
     free(origins);

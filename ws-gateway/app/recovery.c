@@ -29,6 +29,12 @@ void gw_client_free(struct gw_client *c)
     free(c->rooms);
     free(c->room_seq);
     free(c->restore_pid);
+    size_t i = 0;
+    int k;
+    intptr_t v;
+    while (imap_next(&c->join_presence, &i, &k, &v))
+        free((void *)v);
+    imap_free(&c->join_presence);
     free(c);
 }
 
@@ -76,8 +82,7 @@ static uint64_t pid_key(const char *pid)
 static void fire(struct gateway *g, struct gw_client *c, enum msg_op op, const char *const *params)
 {
     struct pgc *db = c->pid[0] ? gw_db_for(g, pid_key(c->pid)) : gw_db_for(g, c->sid);
-    if (db)
-        pgc_op(db, op, params, NULL, NULL);
+    gw_op_counted(g, c, db, op, params, 0); /* in its share, never refused */
 }
 
 void gw_session_joined(struct gateway *g, struct gw_client *c, int conv)
@@ -172,6 +177,8 @@ static void refuse_connect(struct gateway *g, sio_socket *s, struct gw_client *c
     g->stats.refused_connects++;
     msg_warn("connect_refused", "user=%d reason=%s", c->user_id, reason);
     sio_socket_set_user(s, NULL);
+    gw_lifetime_drop(g, c); /* its token deadlines point into c */
+    g->nclients--;
     gw_client_free(c);
     sio_refuse(s, message);
 }

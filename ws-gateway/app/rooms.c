@@ -28,10 +28,11 @@ void gw_release_empty(struct gateway *g)
     while (imap_next(&g->convs, &i, &id, &v)) {
         char room[32];
         gw_room_name(id, room, sizeof room);
-        if (sio_room_size(g->srv, GW_NS, room) == 0 && n < 256)
+        if (sio_room_size(g->srv, GW_NS, room) == 0 && !((struct gw_conv *)v)->njoiners && n < 256)
             drop[n++] = id;
     }
     for (int k = 0; k < n; k++) {
+        free(((struct gw_conv *)imap_get(&g->convs, drop[k]))->joiners);
         free((void *)imap_get(&g->convs, drop[k]));
         imap_del(&g->convs, drop[k]);
     }
@@ -42,8 +43,10 @@ void gw_rooms_free(struct gateway *g)
     size_t i = 0;
     int id;
     intptr_t v;
-    while (imap_next(&g->convs, &i, &id, &v))
+    while (imap_next(&g->convs, &i, &id, &v)) {
+        free(((struct gw_conv *)v)->joiners);
         free((void *)v);
+    }
     imap_free(&g->convs);
 }
 
@@ -114,6 +117,7 @@ void gw_deliver(struct gateway *g, long long id, int conv, const char *kind, con
     if (gw_event_array(&b, kind, data, id) == 0) {
         char room[32];
         gw_room_name(conv, room, sizeof room);
+        gw_lifetime_gate(g);
         int n = sio_emit_room_text(g->srv, GW_NS, room, NULL, b.p, b.len);
         if (n > 0) {
             g->stats.events_out[gw_event_index(kind)] += (unsigned long long)n;

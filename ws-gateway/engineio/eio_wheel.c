@@ -77,12 +77,12 @@ static void run_slot(struct eio_wheel *w, uint64_t t)
 	}
 }
 
-static void tick_cb(lws_sorted_usec_list_t *sul)
+void eio_wheel_run(struct eio_wheel *w)
 {
-	struct eio_wheel *w = lws_container_of(sul, struct eio_wheel, sul);
 	uint64_t cur = now_ms() / EIO_WHEEL_TICK_MS;
 
-	w->armed = 0;
+	if (!w->count)
+		return;
 	/* Every tick wholly past since the last run, at most one turn. */
 	if (cur - w->done_tick > EIO_WHEEL_SLOTS)
 		w->done_tick = cur - EIO_WHEEL_SLOTS;
@@ -90,6 +90,14 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 		w->done_tick++;
 		run_slot(w, w->done_tick);
 	}
+}
+
+static void tick_cb(lws_sorted_usec_list_t *sul)
+{
+	struct eio_wheel *w = lws_container_of(sul, struct eio_wheel, sul);
+
+	w->armed = 0;
+	eio_wheel_run(w);
 	arm(w);
 }
 

@@ -35,6 +35,9 @@ void eio_wheel_bind(struct eio_wheel *w, struct lws_context *ctx);
 /* (Re)schedules e: cb(e) runs from the loop after ms (at tick resolution). */
 void eio_wheel_schedule(struct eio_wheel *w, struct eio_wheel_ent *e, unsigned ms,
 			void (*cb)(struct eio_wheel_ent *e));
+/* Runs now what is due in every tick wholly past (the ticking does the
+ * same): a caller that must not act before due entries ran calls this. */
+void eio_wheel_run(struct eio_wheel *w);
 void eio_wheel_cancel(struct eio_wheel *w, struct eio_wheel_ent *e);
 /* Stops the ticking (entries stay unscheduled-in-effect). */
 void eio_wheel_stop(struct eio_wheel *w);
