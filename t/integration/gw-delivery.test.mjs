@@ -11,6 +11,7 @@ import { closeDb, pairWithConversation } from '../lib/fixtures.mjs';
 import {
   DELIVERY_MS, ENDPOINTS, QUIET_MS, TRANSPORT_NAMES, assertDeliveredOnceInOrder, closeAll, connectJoined, messageIds,
   sleep, WS_URL, WS_URL2,
+  assertNewMessage,
 } from '../lib/sio.mjs';
 
 after(async () => {
@@ -39,12 +40,12 @@ describe('REST to socket', () => {
         const t0 = Date.now();
         const m1 = assertOk(await restSend(conv, doctor, { content: `Par REST ${transport}`, clientId: 'rest-1' }), 201).message;
         for (const c of clients) {
-          assert.deepEqual(await c.waitFor('new_message', byId(m1.id), DELIVERY_MS), { message: m1, conversationId: conv }, c.label);
+          assertNewMessage(await c.waitFor('new_message', byId(m1.id), DELIVERY_MS), m1, conv, c.label);
         }
         const lag = Date.now() - t0;
         assert.ok(lag < DELIVERY_MS, `delivered in ${lag} ms`);
         // A retry with the same clientId (200) broadcasts nothing.
-        assert.deepEqual(assertOk(await restSend(conv, doctor, { content: `Par REST ${transport}`, clientId: 'rest-1' }), 200).message, m1);
+        assertNewMessage({ message: assertOk(await restSend(conv, doctor, { content: `Par REST ${transport}`, clientId: 'rest-1' }), 200).message, conversationId: conv }, m1, conv, 'a clientId replay');
         const m2 = assertOk(await restSend(conv, patient, { content: 'Merci' }), 201).message;
         for (const c of clients) await c.waitFor('new_message', byId(m2.id));
         // Read receipt through REST.
@@ -92,7 +93,7 @@ describe('REST to socket', () => {
         for (const m of sent) {
           const got = await c.waitFor('new_message', byId(m.id));
           assert.equal(got.message.content.length, m.content.length, `${c.label}: length`);
-          assert.deepEqual(got, { message: m, conversationId: conv }, c.label);
+          assertNewMessage(got, m, conv, c.label);
         }
       }
       await sleep(QUIET_MS);

@@ -83,8 +83,12 @@ test('joins racing writers: every message committed after room_joined arrives', 
       })());
     }
   }
-  await Promise.all(joiners);
-  stop = true;
+  try {
+    await Promise.all(joiners);
+  } finally {
+    stop = true; // the writers end even when a joiner failed
+    await Promise.allSettled(writers);
+  }
   await Promise.all(writers);
 
   const all = new Map();

@@ -109,7 +109,7 @@ describe('token lifetime', () => {
   });
 
   test('refresh_token refused: another user, a bad or expired token; the expiry stays', async () => {
-    const exp = now() + 3;
+    const exp = now() + 4;
     const c = await connect(WS_URL, tokenFor(patient, { exp }));
     const stranger = await createPatient();
     // Paced: refresh_token's bucket holds 3 (API.md section 8).
@@ -167,6 +167,36 @@ describe('revocation at the gateway', () => {
     const again = await connectJoined(WS_URL2, tokenFor(p), conversationId);
     assert.equal(again.connected, true);
     for (const c of [...mine, ...others, again]) c.close();
+  });
+
+  test('messaging.revoke_user: both instances disconnect within 2 s; older tokens refused at CONNECT and refresh_token', async () => {
+    const { patient: p, doctor: d, conversationId } = await pairWithConversation();
+    const t = now();
+    const old = tokenFor(p, { iat: t - 5 });
+    const mine = [await connectJoined(WS_URL, old, conversationId), await connectJoined(WS_URL2, old, conversationId)];
+    const other = await connectJoined(WS_URL2, tokenFor(d), conversationId);
+    const t0 = Date.now();
+    const { rows } = await q('SELECT messaging.revoke_user($1) AS at', [p.id]);
+    const revokedAt = new Date(rows[0].at).getTime();
+    for (const c of mine) {
+      const err = await c.waitFor('error', (x) => x && x.code === 'unauthorized', 2000);
+      assertErrorEvent(err, 'unauthorized', null);
+      assert.equal(await disconnected(c, 2000), 'io server disconnect');
+    }
+    assert.ok(Date.now() - t0 <= 2000, `${Date.now() - t0} ms`);
+    assert.equal(other.connected, true);
+    // The old token: refused at CONNECT, on both instances.
+    for (const url of [WS_URL, WS_URL2]) {
+      const c = new Client(url, { token: old });
+      await c.refused();
+      c.close();
+    }
+    // A token issued afterwards works; a refresh with the old one is refused.
+    const fresh = tokenFor(p, { iat: Math.floor(revokedAt / 1000) + 1 });
+    const c = await connectJoined(WS_URL, fresh, conversationId);
+    assertAckError(await c.request('refresh_token', { token: old }), 'unauthorized');
+    assert.equal((await c.request('refresh_token', { token: fresh })).ok, true);
+    c.close(); other.close();
   });
 
   test('a revocation whose NOTIFY was missed (LISTEN connection lost) still disconnects, once LISTEN is back', async () => {

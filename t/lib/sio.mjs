@@ -542,3 +542,17 @@ export function assertDeliveredOnceInOrder(got, expected, what = 'new_message id
   }
   assert.deepEqual(got, sortedExpected, `${what}: each exactly once`);
 }
+
+/** new_message data {message, conversationId} as expected, but for the
+ * message's deliveredAt: a room reads its event when it rings, and a
+ * receipt from another socket may have set it by then (null or ISO). */
+export function assertNewMessage(got, message, conversationId, label = 'new_message') {
+  assert.ok(got && typeof got === 'object', `${label}: ${JSON.stringify(got)}`);
+  assert.deepEqual(Object.keys(got).sort(), ['conversationId', 'message'], label);
+  assert.equal(got.conversationId, conversationId, label);
+  const { deliveredAt, ...rest } = got.message;
+  const { deliveredAt: _ignored, ...want } = message;
+  assert.deepEqual(rest, want, label);
+  assert.ok(deliveredAt === undefined || deliveredAt === null || /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(deliveredAt),
+    `${label}: deliveredAt ${deliveredAt}`);
+}

@@ -65,10 +65,6 @@ static void refuse(struct gateway *g, sio_socket *s, const char *message)
 {
     struct gw_client *c = sio_socket_user(s);
     sio_socket_set_user(s, NULL);
-    if (c) {
-        gw_lifetime_drop(g, c);
-        g->nclients--;
-    }
     gw_client_free(c);
     g->stats.refused_connects++;
     msg_info("connect_refused", "peer=%s reason=\"%s\"", sio_socket_peer(s) ? sio_socket_peer(s) : "-", message);
@@ -145,7 +141,6 @@ int gw_on_connect(sio_socket *s, json_object *auth, const char **refusal, void *
     }
     c->sid = sio_socket_id(s);
     c->user_id = id.user_id;
-    c->g = g;
     c->exp = id.exp;
     c->iat = id.has_iat ? id.iat : -1;
     read_recovery(auth, c);
@@ -157,13 +152,14 @@ int gw_on_connect(sio_socket *s, json_object *auth, const char **refusal, void *
     /* The token's iat: the operation refuses a revoked one (API.md section 7). */
     const char *params[] = {uid, id.has_role ? id.role : NULL, id.has_iat ? iat : NULL};
     if (pgc_op(db, MSG_OP_AUTHENTICATE, params, authenticated, a) < 0) {
-        free(c);
+        gw_client_free(c); /* not counted yet (c->g unset) */
         free(a);
         *refusal = "Service unavailable";
         g->stats.refused_connects++;
         return SIO_REFUSE;
     }
     sio_socket_set_user(s, c);
+    c->g = g; /* counted from here on; gw_client_free uncounts it */
     g->nclients++;
     return SIO_PENDING;
 }
@@ -188,7 +184,6 @@ void gw_on_disconnect(sio_socket *s, const char *reason, void *user)
     if (!c)
         return;
     gw_lifetime_drop(g, c);
-    g->nclients--;
     gw_typing_cleanup(g, s, c);
     gw_session_closed(g, c);
     if (c->authenticated) {

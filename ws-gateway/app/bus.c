@@ -55,7 +55,7 @@ static void cursor_read(void *arg, PGresult *res)
     for (int k = 0; k < nj; k++) {
         sio_socket *s = sio_socket_find(g->srv, j[k].sid);
         if (s && sio_socket_user(s))
-            gw_join_now(g, s, x_conv, j[k].ack_id);
+            gw_join_now(g, s, x_conv, j[k].ack_id, j[k].presence);
     }
     free(j);
     if (!(cv = gw_conv_get(g, x_conv)))
@@ -98,7 +98,7 @@ void gw_hold(struct gateway *g, int conv)
     gw_ask_cursor(g, cv);
 }
 
-void gw_join(struct gateway *g, sio_socket *s, int conv, int64_t ack_id)
+void gw_join(struct gateway *g, sio_socket *s, int conv, int64_t ack_id, const char *presence)
 {
     gw_hold(g, conv);
     struct gw_conv *cv = gw_conv_get(g, conv);
@@ -113,12 +113,15 @@ void gw_join(struct gateway *g, sio_socket *s, int conv, int64_t ack_id)
             cv->joiners = j;
             cv->capjoiners = cap;
         }
-        cv->joiners[cv->njoiners++] = (struct gw_joiner){sio_socket_id(s), ack_id};
+        struct gw_joiner *nj = &cv->joiners[cv->njoiners++];
+        nj->sid = sio_socket_id(s);
+        nj->ack_id = ack_id;
+        snprintf(nj->presence, sizeof nj->presence, "%s", presence && strlen(presence) < sizeof nj->presence ? presence : "");
         return;
     }
     /* Ready (or not held: out of memory): the room's sends start from its
      * cursor, which every later event is after. */
-    gw_join_now(g, s, conv, ack_id);
+    gw_join_now(g, s, conv, ack_id, presence);
 }
 
 void gw_ask_pending_cursors(struct gateway *g)

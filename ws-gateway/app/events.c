@@ -161,7 +161,7 @@ static void ack_conv(sio_socket *s, int64_t ack_id, int conv)
 
 /* ---------------------------------------------------------------- rooms */
 
-void gw_join_now(struct gateway *g, sio_socket *s, int conv, int64_t ack_id)
+void gw_join_now(struct gateway *g, sio_socket *s, int conv, int64_t ack_id, const char *presence)
 {
     char room[32];
     gw_room_name(conv, room, sizeof room);
@@ -169,15 +169,12 @@ void gw_join_now(struct gateway *g, sio_socket *s, int conv, int64_t ack_id)
     gw_session_joined(g, sio_socket_user(s), conv);
     json_object *d = conv_object(conv);
     gw_emit(g, s, "room_joined", d);
-    struct gw_client *c = sio_socket_user(s);
-    char *presence = c ? (char *)imap_get(&c->join_presence, conv) : NULL;
-    if (presence) {
-        imap_del(&c->join_presence, conv);
-        char arr[256];
-        int len = snprintf(arr, sizeof arr, "[\"presence\",%s]", presence);
-        if (len > 0 && (size_t)len < sizeof arr && sio_emit_text(s, arr, (size_t)len) == 0)
+    /* The other participant's presence, right after (sql/043). */
+    if (presence && presence[0]) {
+        char arr[GW_PRESENCE_MAX + 16];
+        int n = snprintf(arr, sizeof arr, "[\"presence\",%s]", presence);
+        if (n > 0 && (size_t)n < sizeof arr && sio_emit_text(s, arr, (size_t)n) == 0)
             g->stats.events_out[gw_event_index("presence")]++;
-        free(presence);
     }
     ack_conv(s, ack_id, conv);
     json_object_put(d);
@@ -190,19 +187,12 @@ static void joined(void *arg, PGresult *res)
     json_object *body;
     sio_socket *s = op_end(o, res, &status, &body);
     if (s && status == 200) {
-        /* The other participant's presence, sent right after room_joined
-         * (sql/043), which may wait for the room's cursor. */
         json_object *pr;
-        struct gw_client *c = sio_socket_user(s);
-        if (c && body && json_object_object_get_ex(body, "presence", &pr) && json_object_is_type(pr, json_type_object)) {
-            char *text = strdup(json_object_to_json_string_ext(pr, JSON_C_TO_STRING_PLAIN));
-            char *old = (char *)imap_get(&c->join_presence, o->conv);
-            if (text && imap_put(&c->join_presence, o->conv, (intptr_t)text) == 0)
-                free(old);
-            else
-                free(text);
-        }
-        gw_join(o->g, s, o->conv, o->ack_id);
+        const char *presence = body && json_object_object_get_ex(body, "presence", &pr) &&
+                                       json_object_is_type(pr, json_type_object)
+                                   ? json_object_to_json_string_ext(pr, JSON_C_TO_STRING_PLAIN)
+                                   : NULL;
+        gw_join(o->g, s, o->conv, o->ack_id, presence);
     } else if (s) {
         op_fail(o, s, status, body);
     }

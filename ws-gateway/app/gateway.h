@@ -23,6 +23,7 @@
 #define GW_MAX_INFLIGHT 64     /* database operations one socket may have pending (>= the
                                 * send_message burst, API.md section 8) */
 #define GW_NS "/"
+#define GW_PRESENCE_MAX 192 /* {userId, online, lastSeenAt} as JSON text, bytes */
 #define GW_DB_QUEUE_BYTES (32u << 20) /* parameters queued on one database connection, at most */
 
 /* Per-socket token buckets, one per client event (limits.c). */
@@ -59,7 +60,6 @@ struct gw_client {
     int nrooms, caprooms;
     char *restore_pid;         /* a reconnecting client's {pid, offset}, owned */
     long long restore_offset;  /* -1: none */
-    struct imap join_presence; /* conversation -> presence JSON text to send after room_joined (owned) */
     long long exp;             /* the token's exp (seconds since the epoch) */
     long long iat;             /* its iat, -1 when it has none (revocation) */
     int warn_now;              /* token_expiring due at connection_established */
@@ -83,7 +83,9 @@ struct gw_conv {
     int cursor_inflight;
     /* Sockets whose join waits for the cursor: they enter the room, and
      * are told room_joined, only once it is known (gw_join_now). */
-    struct gw_joiner { uint64_t sid; int64_t ack_id; } *joiners;
+    /* Joins waiting for the cursor; presence: the other participant's, sent
+     * right after room_joined ("" none). */
+    struct gw_joiner { uint64_t sid; int64_t ack_id; char presence[GW_PRESENCE_MAX]; } *joiners;
     int njoiners, capjoiners;
 };
 
@@ -220,9 +222,9 @@ void gw_typing_cleanup(struct gateway *g, sio_socket *s, struct gw_client *c);
 /* A participant's join: into the room and told room_joined at once when
  * its cursor is known, else when it is (API.md section 5, without a gap:
  * from room_joined on, every event after the cursor reaches the socket). */
-void gw_join(struct gateway *g, sio_socket *s, int conv, int64_t ack_id);
+void gw_join(struct gateway *g, sio_socket *s, int conv, int64_t ack_id, const char *presence);
 /* events.c: the join itself. */
-void gw_join_now(struct gateway *g, sio_socket *s, int conv, int64_t ack_id);
+void gw_join_now(struct gateway *g, sio_socket *s, int conv, int64_t ack_id, const char *presence);
 
 /* rooms.c: the rooms held and their cursors, and sending to them. */
 struct gw_conv *gw_conv_get(struct gateway *g, int id);

@@ -234,6 +234,11 @@ int main(int argc, char **argv)
     /* The access log's session settings (sql/040_audit.sql): via socket. */
     char dbopts[160];
     msg_db_session_options(dbopts, sizeof dbopts, NULL, "socket", strcmp(cfg.audit_log, "off") != 0);
+    if (g.listen)
+        pgc_set_timeouts(g.listen, cfg.db_connect_timeout_s, cfg.db_statement_timeout_ms);
+    for (int k = 0; pooled == 0 && k < g.pool.n; k++)
+        if (g.pool.c[k])
+            pgc_set_timeouts(g.pool.c[k], cfg.db_connect_timeout_s, cfg.db_statement_timeout_ms);
     if (g.listen && pgc_set_options(g.listen, dbopts) < 0)
         pooled = -1;
     for (int k = 0; pooled == 0 && k < g.pool.n; k++)

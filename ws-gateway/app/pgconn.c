@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "db.h"
 #include "log.h"
 
 #define MAX_IN_FLIGHT 256
@@ -38,7 +39,8 @@ struct pgc {
     struct lws_context *ctx;
     struct lws_vhost *vh;
     char *url, *name, *listen;
-    char *options;              /* libpq options, or NULL (the statement timeout only) */
+    char *options;              /* extra libpq options (-c settings), or NULL */
+    long connect_timeout_s, statement_timeout_ms; /* of every (re)connection */
     struct pgc_hooks hooks;
     size_t max_queue, queued;   /* waiting + in flight */
     size_t max_bytes, bytes;    /* their parameters' bytes */
@@ -435,11 +437,17 @@ static void connect_poll(struct pgc *c)
 static void start_connect(lws_sorted_usec_list_t *sul)
 {
     struct pgc *c = lws_container_of(sul, struct pgc, sul);
-    /* A database that hangs fails a statement after 10 s rather than
-     * holding its callers for ever; the connection itself is kept. */
-    const char *keys[] = {"dbname", "application_name", "connect_timeout", "options", NULL};
-    const char *vals[] = {c->url, c->name, "5", c->options ? c->options : "-c statement_timeout=10000", NULL};
-    c->conn = PQconnectStartParams(keys, vals, 1);
+    /* The configured timeouts (shared/db.c, as the API's): a database that
+     * hangs fails a statement rather than holding its callers for ever. */
+    struct msg_db_params p;
+    if (msg_db_params_init(&p, c->url, c->name, c->connect_timeout_s, c->statement_timeout_ms) < 0 ||
+        (c->options && msg_db_params_add_options(&p, c->options) < 0)) {
+        msg_db_params_free(&p);
+        go_down(c, "memory");
+        return;
+    }
+    c->conn = PQconnectStartParams(p.keys, p.vals, 1);
+    msg_db_params_free(&p); /* libpq copied them */
     if (!c->conn || PQstatus(c->conn) == CONNECTION_BAD) {
         go_down(c, "connect start");
         return;
@@ -525,6 +533,8 @@ struct pgc *pgc_new(struct lws_context *ctx, struct lws_vhost *vh, const char *u
     c->listen = listen ? strdup(listen) : NULL;
     c->max_queue = max_queue;
     c->max_bytes = max_bytes;
+    c->connect_timeout_s = 5;
+    c->statement_timeout_ms = 10000;
     c->watched_fd = -1;
     if (hooks)
         c->hooks = *hooks;
@@ -538,14 +548,18 @@ struct pgc *pgc_new(struct lws_context *ctx, struct lws_vhost *vh, const char *u
 
 int pgc_set_options(struct pgc *c, const char *options)
 {
-    size_t n = strlen(options) + 64;
-    char *o = malloc(n);
+    char *o = strdup(options);
     if (!o)
         return -1;
-    snprintf(o, n, "-c statement_timeout=10000 %s", options);
     free(c->options);
     c->options = o;
     return 0;
+}
+
+void pgc_set_timeouts(struct pgc *c, long connect_timeout_s, long statement_timeout_ms)
+{
+    c->connect_timeout_s = connect_timeout_s;
+    c->statement_timeout_ms = statement_timeout_ms;
 }
 
 void pgc_free(struct pgc *c)

@@ -44,6 +44,10 @@ struct pgc *pgc_new(struct lws_context *ctx, struct lws_vhost *vh, const char *u
                     const char *name, size_t max_queue, size_t max_bytes, const char *listen,
                     const struct pgc_hooks *hooks);
 void pgc_free(struct pgc *c);
+/* Its (re)connections' connect_timeout and statement_timeout (0: none);
+ * default 5 s and 10 s until set (db_connect_timeout_s,
+ * db_statement_timeout_ms in messaging.conf). */
+void pgc_set_timeouts(struct pgc *c, long connect_timeout_s, long statement_timeout_ms);
 /* The libpq "options" of its (re)connections, after its own statement
  * timeout (e.g. msg_db_session_options()); set right after pgc_new(), before
  * the loop runs, to apply to the first connection too. */

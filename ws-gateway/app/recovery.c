@@ -26,15 +26,14 @@ void gw_client_free(struct gw_client *c)
 {
     if (!c)
         return;
+    if (c->g) {
+        /* Its deadlines go with it, and its place among the connections. */
+        gw_lifetime_drop(c->g, c);
+        c->g->nclients--;
+    }
     free(c->rooms);
     free(c->room_seq);
     free(c->restore_pid);
-    size_t i = 0;
-    int k;
-    intptr_t v;
-    while (imap_next(&c->join_presence, &i, &k, &v))
-        free((void *)v);
-    imap_free(&c->join_presence);
     free(c);
 }
 
@@ -177,9 +176,7 @@ static void refuse_connect(struct gateway *g, sio_socket *s, struct gw_client *c
     g->stats.refused_connects++;
     msg_warn("connect_refused", "user=%d reason=%s", c->user_id, reason);
     sio_socket_set_user(s, NULL);
-    gw_lifetime_drop(g, c); /* its token deadlines point into c */
-    g->nclients--;
-    gw_client_free(c);
+    gw_client_free(c); /* its token deadlines and its place among the connections go with it */
     sio_refuse(s, message);
 }
 
