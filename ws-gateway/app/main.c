@@ -16,6 +16,7 @@
 #include "gateway.h"
 #include "loop.h"
 #include "log.h"
+#include "random.h"
 
 static void close_session(sio_socket *s, void *arg)
 {
@@ -160,15 +161,15 @@ int main(int argc, char **argv)
     imap_init(&g.convs);
     imap_init(&g.users);
     gw_bus_init(&g.bus);
-    unsigned char rnd[6] = {0};
-    int rfd = open("/dev/urandom", O_RDONLY);
-    if (rfd >= 0) {
-        ssize_t r = read(rfd, rnd, sizeof rnd);
-        (void)r;
-        close(rfd);
+    /* The instance id tells this process's own bells apart: unique, from
+     * the one source of randomness (no randomness: no start). */
+    char rnd[13];
+    if (msg_random_hex(rnd, sizeof rnd, 6) < 0) {
+        fprintf(stderr, "messaging-gateway: no randomness for the instance id\n");
+        msg_config_free(&cfg);
+        return 1;
     }
-    snprintf(g.instance, sizeof g.instance, "%d-%02x%02x%02x%02x%02x%02x", (int)getpid(), rnd[0], rnd[1],
-             rnd[2], rnd[3], rnd[4], rnd[5]);
+    snprintf(g.instance, sizeof g.instance, "%d-%s", (int)getpid(), rnd);
 
     const char **origins = split_origins(cfg.ws_cors_origins);
     static const char *const capture[] = {"authorization", NULL};
