@@ -174,7 +174,7 @@ void gw_on_connected(sio_socket *s, void *user)
     gw_emit(g, s, "connection_established", d);
     json_object_put(d);
     gw_lifetime_connected(g, s, c);
-    gw_presence(g, c->user_id, 1);
+    gw_presence(g, c, 1);
 }
 
 void gw_on_disconnect(sio_socket *s, const char *reason, void *user)
@@ -188,7 +188,7 @@ void gw_on_disconnect(sio_socket *s, const char *reason, void *user)
     gw_session_closed(g, c);
     if (c->authenticated) {
         gw_user_add(g, c->user_id, -1);
-        gw_presence(g, c->user_id, 0);
+        gw_presence(g, c, 0);
         msg_info("disconnected", "user=%d sid=%s reason=\"%s\"", c->user_id, sio_socket_sid(s), reason);
     }
     sio_socket_set_user(s, NULL);

@@ -385,11 +385,12 @@ static void typing_elsewhere(struct gateway *g, const struct msg_bus_msg *m)
         g->stats.events_out[gw_event_index(event)] += (unsigned long long)n;
 }
 
-void gw_presence(struct gateway *g, int user_id, int connected)
+void gw_presence(struct gateway *g, const struct gw_client *c, int connected)
 {
-    struct pgc *db = gw_db(g);
+    /* The socket's own connection: its close never overtakes its connect. */
+    struct pgc *db = gw_db_for(g, c->sid);
     char uid[16];
-    snprintf(uid, sizeof uid, "%d", user_id);
+    snprintf(uid, sizeof uid, "%d", c->user_id);
     const char *params[] = {g->instance, uid};
     if (db)
         pgc_op(db, connected ? MSG_OP_PRESENCE_CONNECT : MSG_OP_PRESENCE_DISCONNECT, params, NULL, NULL);

@@ -272,7 +272,7 @@ void gw_receipt_written(struct gateway *g, int conv, const char *data);
 
 /* bus.c: presence (sql/043_presence.sql). A socket of the user connected
  * (1) or closed (0) here. */
-void gw_presence(struct gateway *g, int user_id, int connected);
+void gw_presence(struct gateway *g, const struct gw_client *c, int connected);
 
 /* timers.c */
 void gw_timers_start(struct gateway *g);
