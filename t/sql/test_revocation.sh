@@ -2,7 +2,7 @@
 # Tests of the SQL side of API.md sections 7 and 8 that the operations'
 # tests do not cover: revocation (sql/020: revoke_user, token_revoked,
 # token_check, authenticate with iat, its NOTIFY) and a read that marks
-# nothing (sql/021: no event).
+# nothing (sql/013: no event).
 #
 #   t/sql/test_revocation.sh DATABASE_URL     (or MESSAGING_DATABASE_URL set)
 #
@@ -108,15 +108,6 @@ check "mark_read again: 200, updatedCount 0" \
 check "... and no event" "$(q -c "SELECT count(*) FROM messaging.events WHERE conversation_id = $C AND id > $E1")" 0
 check "the other side's read of its own messages marks nothing: no event" \
   "$(q -c "SELECT (body::json->>'updatedCount') || ' ' || (SELECT count(*) FROM messaging.events WHERE conversation_id = $C AND id > $E1) FROM messaging.mark_read($P, NULL, $C, false)")" "0 0"
-# The same through the gateway's operation, where this database has it.
-if [ "$(q -c "SELECT to_regprocedure('messaging.mark_read_ev(integer, text, bigint)') IS NOT NULL")" = t ]; then
-  check "mark_read_ev marking nothing: no event id (not the conversation's previous event)" \
-    "$(q -c "SELECT status || ' ' || coalesce(event_id::text, 'none') FROM messaging.mark_read_ev($D, NULL, $C)")" "200 none"
-  q -c "SELECT messaging.send_message($P, NULL, $C, 'three', NULL, 10000, false)" >/dev/null
-  ev=$(q -c "SELECT status || ' ' || coalesce(event_id::text, 'none') FROM messaging.mark_read_ev($D, NULL, $C)")
-  check "mark_read_ev marking one: its event" "$ev" \
-    "200 $(q -c "SELECT max(id) FROM messaging.events WHERE conversation_id = $C AND kind = 'messages_read'")"
-fi
 # Deleting a user takes its revocation with it.
 X=$(q -c "INSERT INTO users (role, first_name, last_name, email) VALUES ('patient', 'X', 'Gone', 'sqlrev-$tag-x@example.test') RETURNING id")
 q -c "SELECT messaging.revoke_user($X)" >/dev/null
