@@ -53,7 +53,7 @@ deps-check:
 	@pkg-config --exists $(PKGS) 2>/dev/null || scripts/deps.sh
 
 Q := $(if $(V),,@)
-$(B)/%.o: %.c
+$(B)/%.o: %.c | deps-check
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  CC $<")
 	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
