@@ -6,7 +6,7 @@
 # PostgreSQL's CPU per message for each.
 # Environment: SCALE_SOCKETS (100000), SCALE_GATEWAYS (6), SCALE_RATE (1000),
 # SCALE_SECONDS (30), ROOMS_FEW (200), ROOMS_MANY (5000), ROOMS_RATE (100),
-# ROOMS_SECONDS (20).
+# ROOMS_SECONDS (20), SCALE_PARTS (scale,rooms: which of the two to run).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
 cd "$ROOT"
@@ -37,8 +37,10 @@ scale() { # SOCKETS GATEWAYS RATE SECONDS HOT
 
 G=${SCALE_GATEWAYS:-6}
 echo "bench-scale: ${SCALE_SOCKETS:-100000} sockets over $G gateways" >&2
-run_stack "$G" && scale "${SCALE_SOCKETS:-100000}" "$G" "${SCALE_RATE:-1000}" "${SCALE_SECONDS:-30}" 0 |
-  sed 's/^{/{"bench":"scale",/' | tee "$OUT/scale.json"
+parts=",${SCALE_PARTS:-scale,rooms},"
+[[ $parts != *,scale,* ]] || { run_stack "$G" && scale "${SCALE_SOCKETS:-100000}" "$G" "${SCALE_RATE:-1000}" "${SCALE_SECONDS:-30}" 0 |
+  sed 's/^{/{"bench":"scale",/' | tee "$OUT/scale.json"; }
+[[ $parts != *,rooms,* ]] ||
 for rooms in "${ROOMS_FEW:-200}" "${ROOMS_MANY:-5000}"; do
   echo "bench-scale: rooms held: $rooms on one gateway" >&2
   run_stack 1 && scale "$rooms" 1 "${ROOMS_RATE:-100}" "${ROOMS_SECONDS:-20}" 20 |

@@ -7,7 +7,8 @@
 // own room). One child process per gateway holds its share of the sockets
 // (raw Engine.IO/Socket.IO over WebSocket, pings answered), each joined to
 // its conversation; the children spread their connections over A loopback
-// source addresses. The parent then posts R messages/s for T s through REST
+// source addresses and retry a failed connect (counted). Then P poster
+// processes (--posters, 2) post R messages/s in all for T s through REST
 // (as the doctor) into random conversations (--hot K: into the first K
 // only), and each child reports every new_message it received with its
 // latency (receipt minus the message's sentAt). Prints one JSON line:
@@ -35,20 +36,29 @@ if (process.argv[2] === '--child') {
   // A child: holds sockets on one gateway; on 'report', sends what it got.
   const got = new Map(); // message id -> [count, latency ms]
   const joinedConvs = new Set(); const gone = new Set();
-  let held = 0; let failed = 0; let closed = 0;
+  let held = 0; let failed = 0; let closed = 0; let retries = 0;
   process.on('message', async (m) => {
     if (m.cmd === 'open') {
       const { port, users, addresses, secret } = m;
-      const one = (u, k) => new Promise((resolve) => {
+      // A socket that could not connect or join tries again, as a client
+      // does (a burst of connects can overflow the listen queue); each try
+      // is counted.
+      const one = (u, k, attempt = 0) => new Promise((resolve) => {
+        let settled = false;
+        const fail = () => {
+          if (settled) return;
+          settled = true;
+          if (attempt < 5) { retries++; setTimeout(() => one(u, k, attempt + 1).then(resolve), 200 * (attempt + 1)); } else { failed++; resolve(); }
+        };
         const ws = new WebSocket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`,
-          { perMessageDeflate: false, localAddress: addresses[k % addresses.length] });
+          { perMessageDeflate: false, handshakeTimeout: 10000, localAddress: addresses[k % addresses.length] });
         let joined = false;
         ws.on('message', (buf) => {
           const s = buf.toString();
           if (s[0] === '0') ws.send(`40${JSON.stringify({ token: token(secret, u.user, 'patient') })}`);
           else if (s === '2') ws.send('3');
           else if (s.startsWith('40')) ws.send(`420${JSON.stringify(['join_room', { conversationId: u.conv }])}`);
-          else if (s.startsWith('430')) { if (!joined) { joined = true; held++; joinedConvs.add(u.conv); resolve(); } } else if (s.startsWith('42')) {
+          else if (s.startsWith('430')) { if (!joined) { joined = true; settled = true; held++; joinedConvs.add(u.conv); resolve(); } } else if (s.startsWith('42')) {
             const arr = JSON.parse(s.slice(2));
             if (arr[0] === 'new_message') {
               const id = arr[1].message.id;
@@ -56,19 +66,54 @@ if (process.argv[2] === '--child') {
               const g = got.get(id);
               if (g) g[0]++; else got.set(id, [1, lat]);
             }
-          } else if (s.startsWith('44')) { failed++; resolve(); }
+          } else if (s.startsWith('44')) { ws.terminate(); fail(); }
         });
         ws.on('error', () => { /* followed by close */ });
-        ws.on('close', () => { if (joined) { closed++; gone.add(u.conv); } else { failed++; resolve(); } });
+        ws.on('close', () => { if (joined) { closed++; gone.add(u.conv); } else fail(); });
       });
       for (let i = 0; i < users.length; i += 100) {
         await Promise.all(users.slice(i, i + 100).map((u, k) => one(u, i + k)));
       }
-      process.send({ opened: held, failed });
+      process.send({ opened: held, failed, retries });
     } else if (m.cmd === 'report') {
       process.send({ report: [...got.entries()], held: held - closed, closed,
         convs: [...joinedConvs].filter((c) => !gone.has(c)) });
     }
+  });
+} else if (process.argv[2] === '--poster') {
+  // A poster: `rate` messages/s for `seconds` s through REST, keep-alive, as
+  // each conversation's doctor, into random conversations of `pool`.
+  process.once('message', async ({ api, secret, pool, rate, seconds }) => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+    const posted = []; let refused = 0; let maxLagMs = 0;
+    const tokens = new Map();
+    const post = (u, n) => new Promise((resolve) => {
+      if (!tokens.has(u.doctor)) tokens.set(u.doctor, token(secret, u.doctor, 'medecin'));
+      const req = http.request(`${api}/api/messaging/conversations/${u.conv}/messages`, {
+        method: 'POST', agent, headers: { authorization: `Bearer ${tokens.get(u.doctor)}`, 'content-type': 'application/json' },
+      }, (res) => {
+        let data = '';
+        res.on('data', (c) => { data += c; });
+        res.on('end', () => {
+          if (res.statusCode === 201) posted.push([JSON.parse(data).message.id, u.conv]); else refused++;
+          resolve();
+        });
+      });
+      req.on('error', () => { refused++; resolve(); });
+      req.end(JSON.stringify({ content: `scale ${process.pid} ${n}` }));
+    });
+    const pending = [];
+    const start = Date.now();
+    for (let i = 0; i < rate * seconds; i++) {
+      const due = start + (i * 1000) / rate;
+      const wait = due - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      else maxLagMs = Math.max(maxLagMs, -wait);
+      pending.push(post(pool[Math.floor(Math.random() * pool.length)], i));
+    }
+    const offeredS = (Date.now() - start) / 1000;
+    await Promise.all(pending);
+    process.send({ posted, refused, offeredS, doneS: (Date.now() - start) / 1000, maxLagMs });
   });
 } else {
   const db = new pg.Client({ connectionString: arg('db') });
@@ -137,39 +182,22 @@ if (process.argv[2] === '--child') {
   const held = opened.reduce((a, o) => a + o.opened, 0);
   const connectS = (Date.now() - t0) / 1000;
   await new Promise((r) => setTimeout(r, 2000));
-  // Posting: `rate` per second, keep-alive, as the conversation's doctor.
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  const posted = new Map(); // id -> conv
-  let refused = 0;
-  const tokens = new Map();
-  const post = (u) => new Promise((resolve) => {
-    if (!tokens.has(u.doctor)) tokens.set(u.doctor, token(secret, u.doctor, 'medecin'));
-    const body = JSON.stringify({ content: `scale ${posted.size}` });
-    const req = http.request(`${api}/api/messaging/conversations/${u.conv}/messages`, {
-      method: 'POST', agent, headers: { authorization: `Bearer ${tokens.get(u.doctor)}`, 'content-type': 'application/json' },
-    }, (res) => {
-      let data = '';
-      res.on('data', (c) => { data += c; });
-      res.on('end', () => {
-        if (res.statusCode === 201) posted.set(JSON.parse(data).message.id, u.conv); else refused++;
-        resolve();
-      });
-    });
-    req.on('error', () => { refused++; resolve(); });
-    req.end(body);
-  });
+  // Posting: `rate` per second from POSTERS processes (one Node process
+  // alone cannot both schedule and parse 1,000 requests a second here).
+  const POSTERS = Number(arg('posters', 2));
+  const pool = hot > 0 ? users.slice(0, hot) : users;
   const pg0 = pgTicks();
-  const pending = [];
-  const start = Date.now();
-  for (let i = 0; i < rate * seconds; i++) {
-    const due = start + (i * 1000) / rate;
-    const wait = due - Date.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    const pool = hot > 0 ? users.slice(0, hot) : users;
-    pending.push(post(pool[Math.floor(Math.random() * pool.length)]));
-  }
-  await Promise.all(pending);
-  const offered = (rate * seconds) / ((Date.now() - start) / 1000);
+  const posters = Array.from({ length: POSTERS }, () => fork(new URL(import.meta.url).pathname, ['--poster'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const results = await Promise.all(posters.map((kid) => new Promise((resolve) => {
+    kid.once('message', resolve);
+    kid.send({ api, secret, pool, rate: rate / POSTERS, seconds });
+  })));
+  for (const kid of posters) kid.kill();
+  const posted = new Map(results.flatMap((r) => r.posted));
+  const refused = results.reduce((a, r) => a + r.refused, 0);
+  const offered = (rate * seconds) / Math.max(...results.map((r) => r.offeredS));
+  const completed = posted.size / Math.max(...results.map((r) => r.doneS));
+  const maxLagMs = Math.max(...results.map((r) => r.maxLagMs));
   await new Promise((r) => setTimeout(r, 3000));
   const pgCpuS = (pgTicks() - pg0) / 100;
   const reports = await Promise.all(kids.map((kid) => ask(kid, { cmd: 'report' }, 'report')));
@@ -189,7 +217,8 @@ if (process.argv[2] === '--child') {
   const rss = ports.map(rssOf);
   const out = {
     sockets: N, gateways: ports.length, held, stillHeld: reports.reduce((a, r) => a + r.held, 0),
-    connectSeconds: connectS, offeredPerS: Math.round(offered), posted: posted.size, refused,
+    connectSeconds: connectS, connectRetries: opened.reduce((a, o) => a + o.retries, 0), connectFailed: opened.reduce((a, o) => a + o.failed, 0),
+    offeredPerS: Math.round(offered), completedPerS: Math.round(completed), posterMaxLagMs: Math.round(maxLagMs), posted: posted.size, refused,
     due: due.length, delivered: lats.length, lost: due.length - lats.length, duplicates: dup,
     p50ms: q(0.5), p99ms: q(0.99), over2s: lats.filter((x) => x > 2000).length,
     gatewayRssKiBPerSocket: rss.every((x) => x) && held
