@@ -75,6 +75,8 @@ if (process.argv[2] === '--child') {
         await Promise.all(users.slice(i, i + 100).map((u, k) => one(u, i + k)));
       }
       process.send({ opened: held, failed, retries });
+    } else if (m.cmd === 'count') {
+      process.send({ count: got.size });
     } else if (m.cmd === 'report') {
       process.send({ report: [...got.entries()], held: held - closed, closed,
         convs: [...joinedConvs].filter((c) => !gone.has(c)) });
@@ -198,7 +200,15 @@ if (process.argv[2] === '--child') {
   const offered = (rate * seconds) / Math.max(...results.map((r) => r.offeredS));
   const completed = posted.size / Math.max(...results.map((r) => r.doneS));
   const maxLagMs = Math.max(...results.map((r) => r.maxLagMs));
-  await new Promise((r) => setTimeout(r, 3000));
+  // Until deliveries stop arriving (3 s without one; at most 120 s): a
+  // message still on its way is late, not lost.
+  let last = -1; let still = 0;
+  for (let waited = 0; still < 3 && waited < 120; waited++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const n = (await Promise.all(kids.map((kid) => ask(kid, { cmd: 'count' }, 'count')))).reduce((a, c) => a + c.count, 0);
+    still = n === last ? still + 1 : 0;
+    last = n;
+  }
   const pgCpuS = (pgTicks() - pg0) / 100;
   const reports = await Promise.all(kids.map((kid) => ask(kid, { cmd: 'report' }, 'report')));
   const seen = new Map();

@@ -75,9 +75,12 @@ enum gw_conv_state { CONV_PENDING, CONV_READY };
 struct gw_conv {
     int id;
     long long cursor;
-    unsigned long long ring_seq[GW_RING]; /* the room's last deliveries: when */
-    long long ring_id[GW_RING];           /* ... and which event */
-    unsigned long long ring_n;            /* deliveries so far */
+    /* The room's last deliveries (when, which event), slot k % GW_RING;
+     * grown on demand up to GW_RING, so that a room with few deliveries
+     * (most of them, with one socket per conversation) stays small. */
+    struct gw_ring_ent { unsigned long long seq; long long id; } *ring;
+    unsigned ring_cap;
+    unsigned long long ring_n;            /* deliveries recorded so far */
     enum gw_conv_state state;
     int missed;                /* an event came while pending: catch up */
     int cursor_inflight;

@@ -145,8 +145,8 @@ void gw_session_closed(struct gateway *g, struct gw_client *c)
         unsigned long long k0 = cv->ring_n > GW_RING ? cv->ring_n - GW_RING : 0;
         for (unsigned long long k = k0; all && k < cv->ring_n; k++) {
             unsigned slot = (unsigned)(k % GW_RING);
-            if (cv->ring_seq[slot] > c->room_seq[i])
-                all[n++] = (struct sent_entry){cv->ring_seq[slot], cv->ring_id[slot]};
+            if (cv->ring[slot].seq > c->room_seq[i])
+                all[n++] = (struct sent_entry){cv->ring[slot].seq, cv->ring[slot].id};
         }
     }
     sbuf_puts(&sent, "}");

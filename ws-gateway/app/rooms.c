@@ -19,6 +19,13 @@ struct gw_conv *gw_conv_get(struct gateway *g, int id) { return (struct gw_conv 
 
 /* ---------------------------------------------------------------- holding */
 
+static void conv_free(struct gw_conv *cv)
+{
+    free(cv->joiners);
+    free(cv->ring);
+    free(cv);
+}
+
 void gw_release_empty(struct gateway *g)
 {
     size_t i = 0;
@@ -32,8 +39,7 @@ void gw_release_empty(struct gateway *g)
             drop[n++] = id;
     }
     for (int k = 0; k < n; k++) {
-        free(((struct gw_conv *)imap_get(&g->convs, drop[k]))->joiners);
-        free((void *)imap_get(&g->convs, drop[k]));
+        conv_free((struct gw_conv *)imap_get(&g->convs, drop[k]));
         imap_del(&g->convs, drop[k]);
     }
 }
@@ -43,10 +49,8 @@ void gw_rooms_free(struct gateway *g)
     size_t i = 0;
     int id;
     intptr_t v;
-    while (imap_next(&g->convs, &i, &id, &v)) {
-        free(((struct gw_conv *)v)->joiners);
-        free((void *)v);
-    }
+    while (imap_next(&g->convs, &i, &id, &v))
+        conv_free((struct gw_conv *)v);
     imap_free(&g->convs);
 }
 
@@ -93,6 +97,28 @@ int gw_event_array(struct sbuf *b, const char *kind, const char *data, long long
     return sbuf_ok(b) ? 0 : -1;
 }
 
+/* Remembers a delivery for recovery. Without memory for it the entry is
+ * not kept: a recovering socket is then replayed from its room's cursor
+ * instead (docs/recovery.md: duplicates possible, never a loss). */
+static void ring_record(struct gateway *g, struct gw_conv *cv, long long id)
+{
+    unsigned slot = (unsigned)(cv->ring_n % GW_RING);
+    if (slot >= cv->ring_cap) {
+        unsigned cap = cv->ring_cap ? cv->ring_cap * 2 : 2;
+        if (cap > GW_RING)
+            cap = GW_RING;
+        struct gw_ring_ent *r = realloc(cv->ring, cap * sizeof *r);
+        if (!r) {
+            msg_warn("gw_ring_full", "conversation=%d", cv->id);
+            return;
+        }
+        cv->ring = r;
+        cv->ring_cap = cap;
+    }
+    cv->ring[slot] = (struct gw_ring_ent){++g->deliver_seq, id};
+    cv->ring_n++;
+}
+
 void gw_deliver(struct gateway *g, long long id, int conv, const char *kind, const char *data)
 {
     struct gw_conv *cv = gw_conv_get(g, conv);
@@ -105,9 +131,7 @@ void gw_deliver(struct gateway *g, long long id, int conv, const char *kind, con
     if (id <= cv->cursor)
         return; /* already sent */
     cv->cursor = id;
-    unsigned slot = (unsigned)(cv->ring_n++ % GW_RING);
-    cv->ring_seq[slot] = ++g->deliver_seq;
-    cv->ring_id[slot] = id;
+    ring_record(g, cv, id);
     /* Spliced into JSON unescaped: only the kinds we know. */
     if (strcmp(kind, "new_message") != 0 && strcmp(kind, "messages_read") != 0 &&
         strcmp(kind, "messages_delivered") != 0)
