@@ -38,7 +38,7 @@ static const struct key keys[] = {
     S(api_socket, "127.0.0.1:9000"),
     S(api_socket_mode, "0660"),
     S(api_socket_group, ""),
-    L(api_workers, "4", 1, MSG_API_WORKERS_MAX),
+    L(api_workers, "16", 1, MSG_API_WORKERS_MAX),
     L(api_max_connections, "64", 1, 1024),
     L(http_port, "8080", 1, 65535),
     L(ws_port, "5001", 1, 65535),
