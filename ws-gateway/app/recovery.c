@@ -80,7 +80,7 @@ static uint64_t pid_key(const char *pid)
 
 static void fire(struct gateway *g, struct gw_client *c, enum msg_op op, const char *const *params)
 {
-    struct pgc *db = c->pid[0] ? gw_db_for(g, pid_key(c->pid)) : gw_db_for(g, c->sid);
+    struct pgc *db = c->pid[0] ? gw_db_for(g, pid_key(c->pid)) : gw_db_for(g, c->socket_id);
     gw_op_counted(g, c, db, op, params, 0); /* in its share, never refused */
 }
 
@@ -182,7 +182,7 @@ static void refuse_connect(struct gateway *g, sio_socket *s, struct gw_client *c
 
 struct opening {
     struct gateway *g;
-    uint64_t sid;
+    uint64_t socket_id;
     char pid[sizeof ((struct gw_client *)0)->pid];
 };
 
@@ -193,7 +193,7 @@ static void session_opened(void *arg, PGresult *res)
 {
     struct opening *o = arg;
     struct gateway *g = o->g;
-    sio_socket *s = sio_socket_find(g->srv, o->sid);
+    sio_socket *s = sio_socket_find(g->srv, o->socket_id);
     struct gw_client *c = s ? sio_socket_user(s) : NULL;
     int ok = res && PQresultStatus(res) == PGRES_TUPLES_OK;
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -239,7 +239,7 @@ static void start_fresh(struct gateway *g, sio_socket *s, struct gw_client *c)
         return;
     }
     o->g = g;
-    o->sid = c->sid;
+    o->socket_id = c->socket_id;
     char uid[16];
     snprintf(uid, sizeof uid, "%d", c->user_id);
     const char *params[] = {o->pid, uid, g->instance};
@@ -254,7 +254,7 @@ static void start_fresh(struct gateway *g, sio_socket *s, struct gw_client *c)
 
 struct restore {
     struct gateway *g;
-    uint64_t sid;
+    uint64_t socket_id;
     int n;
     int *rooms;
 };
@@ -286,7 +286,7 @@ static void restored_events(void *arg, PGresult *res)
 {
     struct restore *r = arg;
     struct gateway *g = r->g;
-    sio_socket *s = sio_socket_find(g->srv, r->sid);
+    sio_socket *s = sio_socket_find(g->srv, r->socket_id);
     struct gw_client *c = s ? sio_socket_user(s) : NULL;
     if (!c) {
         free(r->rooms);
@@ -349,7 +349,7 @@ static void session_found(void *arg, PGresult *res)
 {
     struct restore *r = arg;
     struct gateway *g = r->g;
-    sio_socket *s = sio_socket_find(g->srv, r->sid);
+    sio_socket *s = sio_socket_find(g->srv, r->socket_id);
     struct gw_client *c = s ? sio_socket_user(s) : NULL;
     if (!c) {
         free(r);
@@ -446,7 +446,7 @@ void gw_session_start(struct gateway *g, sio_socket *s, struct gw_client *c)
         return;
     }
     r->g = g;
-    r->sid = c->sid;
+    r->socket_id = c->socket_id;
     char uid[16], max[24];
     snprintf(uid, sizeof uid, "%d", c->user_id);
     snprintf(max, sizeof max, "%ld", g->cfg->recovery_max_disconnection_ms);
