@@ -359,14 +359,3 @@ void msg_reply_clear(struct msg_reply *r)
     PQclear(r->res);
     memset(r, 0, sizeof *r);
 }
-
-int msg_db_notify(struct msg_db *db, const char *channel, const char *payload)
-{
-    if (ensure_connected(db) < 0)
-        return -1;
-    const char *params[2] = {channel, payload};
-    PGresult *r = PQexecParams(db->conn, "SELECT pg_notify($1, $2)", 2, NULL, params, NULL, NULL, 0);
-    int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
-    PQclear(r);
-    return ok ? 0 : -1;
-}

@@ -82,7 +82,4 @@ void msg_reply_clear(struct msg_reply *r);
 int msg_db_exec(struct msg_db *db, enum msg_op op, const char *const *params, PGresult **res,
                 struct msg_error *err);
 
-/* Sends NOTIFY channel, payload on its own (a doorbell); best effort. */
-int msg_db_notify(struct msg_db *db, const char *channel, const char *payload);
-
 #endif

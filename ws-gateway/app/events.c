@@ -406,12 +406,11 @@ typedef void (*handler)(struct gateway *g, sio_socket *s, struct gw_client *c, i
 static const struct {
     const char *name;
     handler fn;
-    int writes;
 } routes[] = {
-    {"join_room", on_join, 0},        {"leave_room", on_leave, 0},
-    {"send_message", on_send, 1},     {"mark_as_read", on_read, 1},
-    {"typing_start", on_typing, 0},   {"typing_stop", on_typing, 0},
-    {"refresh_token", NULL, 0},
+    {"join_room", on_join},         {"leave_room", on_leave},
+    {"send_message", on_send},      {"mark_as_read", on_read},
+    {"typing_start", on_typing},    {"typing_stop", on_typing},
+    {"refresh_token", NULL},
 };
 
 void gw_on_event(sio_socket *s, const char *event, json_object *args, int64_t ack_id,
