@@ -37,7 +37,8 @@ API_SRCS := $(sort $(wildcard fcgi-api/*.c))
 API_OBJS := $(API_SRCS:%.c=$(B)/%.o)
 API_BIN  := $(if $(filter release,$(VARIANT)),fcgi-api/messaging-api,$(B)/fcgi-api/messaging-api)
 
-TOKEN_BIN := $(if $(filter release,$(VARIANT)),shared/msg-token,$(B)/shared/msg-token)
+# Tools: small programs of their own on libmessaging.
+TOKEN_BIN := $(if $(filter release,$(VARIANT)),tools/msg-token,$(B)/tools/msg-token)
 
 UNIT_SRCS := $(sort $(wildcard t/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:t/unit/%.c=$(B)/t/unit/%)
@@ -58,7 +59,7 @@ $(B)/%.o: %.c
 	@$(if $(V),,echo "  CC $<")
 	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
-$(LIBMSG): $(filter-out $(B)/shared/msg_token_main.o,$(SHARED_OBJS))
+$(LIBMSG): $(SHARED_OBJS)
 	@mkdir -p $(dir $@)
 	$(Q)ar rcs $@ $^
 
@@ -67,7 +68,7 @@ $(API_BIN): $(API_OBJS) $(LIBMSG)
 	@echo "  LD $@"
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(API_OBJS) $(LIBMSG) $(PKG_LIBS)
 
-$(TOKEN_BIN): $(B)/shared/msg_token_main.o $(LIBMSG)
+$(TOKEN_BIN): $(B)/tools/msg_token.o $(LIBMSG)
 	@mkdir -p $(dir $@)
 	@echo "  LD $@"
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
@@ -146,4 +147,4 @@ bench-audit: all
 	@BENCH_AUDIT_ONLY=1 scripts/bench.sh
 
 clean:
-	rm -rf build fcgi-api/messaging-api shared/msg-token ws-gateway/messaging-gateway ws-gateway/conformance-server
+	rm -rf build fcgi-api/messaging-api tools/msg-token ws-gateway/messaging-gateway ws-gateway/conformance-server
