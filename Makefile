@@ -73,10 +73,12 @@ $(TOKEN_BIN): $(B)/tools/msg_token.o $(LIBMSG)
 	@echo "  LD $@"
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
+# UNIT_OBJS, UNIT_CFLAGS: what a test of a program's own file links and
+# includes (set per test below, once the gateway's rules are in).
 $(B)/t/unit/%: t/unit/%.c $(LIBMSG)
 	@mkdir -p $(dir $@)
 	@echo "  LD $@"
-	$(Q)$(CC) $(CFLAGS_ALL) -It/unit -o $@ $< $(LIBMSG) $(LDFLAGS_ALL) $(PKG_LIBS)
+	$(Q)$(CC) $(CFLAGS_ALL) $(UNIT_CFLAGS) -It/unit -o $@ $< $(UNIT_OBJS) $(LIBMSG) $(LDFLAGS_ALL) $(PKG_LIBS)
 
 # The gateway and its protocol layers bring their own rules.
 -include ws-gateway/protocol.mk
@@ -84,6 +86,12 @@ $(B)/t/unit/%: t/unit/%.c $(LIBMSG)
 # The web client's browser tests, and the operator's side (install, services).
 -include t/browser/browser.mk
 -include conf/install.mk
+
+# Unit tests of files of the programs: those objects linked in.
+UNIT_GW := $(B)/t/unit/test_replay
+$(UNIT_GW): UNIT_CFLAGS = $(SIO_CFLAGS) -Iws-gateway/app
+$(B)/t/unit/test_replay: UNIT_OBJS = $(B)/ws-gateway/app/replay.o
+$(B)/t/unit/test_replay: $(B)/ws-gateway/app/replay.o
 
 
 -include $(shell find build -type f -name '*.d' 2>/dev/null)

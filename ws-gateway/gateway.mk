@@ -13,12 +13,3 @@ $(GW_BIN): $(GW_OBJS) $(SIO_LIB) $(LIBMSG)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(GW_OBJS) $(SIO_LIB) $(LIBMSG) $(PKG_LIBS)
 
 gateway:: $(GW_BIN)
-
-# Unit tests of the gateway's pure parts (t/unit/test_NAME.c of app/NAME.c):
-# the top Makefile's rule, with that object linked in.
-GW_UNIT_BINS := $(B)/t/unit/test_replay
-
-$(GW_UNIT_BINS): $(B)/t/unit/test_%: t/unit/test_%.c $(B)/ws-gateway/app/%.o $(LIBMSG)
-	@mkdir -p $(dir $@)
-	@echo "  LD $@"
-	$(Q)$(CC) $(CFLAGS_ALL) -It/unit -Iws-gateway/app -o $@ $< $(B)/ws-gateway/app/$*.o $(LIBMSG) $(LDFLAGS_ALL) $(PKG_LIBS)
