@@ -37,7 +37,8 @@ API_SRCS := $(sort $(wildcard fcgi-api/*.c))
 API_OBJS := $(API_SRCS:%.c=$(B)/%.o)
 API_BIN  := $(if $(filter release,$(VARIANT)),fcgi-api/messaging-api,$(B)/fcgi-api/messaging-api)
 
-TOKEN_BIN := $(if $(filter release,$(VARIANT)),shared/msg-token,$(B)/shared/msg-token)
+# Tools: small programs of their own on libmessaging.
+TOKEN_BIN := $(if $(filter release,$(VARIANT)),tools/msg-token,$(B)/tools/msg-token)
 
 UNIT_SRCS := $(sort $(wildcard t/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:t/unit/%.c=$(B)/t/unit/%)
@@ -58,7 +59,7 @@ $(B)/%.o: %.c | deps-check
 	@$(if $(V),,echo "  CC $<")
 	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
-$(LIBMSG): $(filter-out $(B)/shared/msg_token_main.o,$(SHARED_OBJS))
+$(LIBMSG): $(SHARED_OBJS)
 	@mkdir -p $(dir $@)
 	$(Q)ar rcs $@ $^
 
@@ -67,15 +68,17 @@ $(API_BIN): $(API_OBJS) $(LIBMSG)
 	@echo "  LD $@"
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(API_OBJS) $(LIBMSG) $(PKG_LIBS)
 
-$(TOKEN_BIN): $(B)/shared/msg_token_main.o $(LIBMSG)
+$(TOKEN_BIN): $(B)/tools/msg_token.o $(LIBMSG)
 	@mkdir -p $(dir $@)
 	@echo "  LD $@"
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
+# UNIT_OBJS, UNIT_CFLAGS: what a test of a program's own file links and
+# includes (set per test below, once the gateway's rules are in).
 $(B)/t/unit/%: t/unit/%.c $(LIBMSG)
 	@mkdir -p $(dir $@)
 	@echo "  LD $@"
-	$(Q)$(CC) $(CFLAGS_ALL) -It/unit -o $@ $< $(LIBMSG) $(LDFLAGS_ALL) $(PKG_LIBS)
+	$(Q)$(CC) $(CFLAGS_ALL) $(UNIT_CFLAGS) -It/unit -o $@ $< $(UNIT_OBJS) $(LIBMSG) $(LDFLAGS_ALL) $(PKG_LIBS)
 
 # The gateway and its protocol layers bring their own rules.
 -include ws-gateway/protocol.mk
@@ -83,6 +86,12 @@ $(B)/t/unit/%: t/unit/%.c $(LIBMSG)
 # The web client's browser tests, and the operator's side (install, services).
 -include t/browser/browser.mk
 -include conf/install.mk
+
+# Unit tests of files of the programs: those objects linked in.
+UNIT_GW := $(B)/t/unit/test_replay
+$(UNIT_GW): UNIT_CFLAGS = $(SIO_CFLAGS) -Iws-gateway/app
+$(B)/t/unit/test_replay: UNIT_OBJS = $(B)/ws-gateway/app/replay.o
+$(B)/t/unit/test_replay: $(B)/ws-gateway/app/replay.o
 
 
 -include $(shell find build -type f -name '*.d' 2>/dev/null)
@@ -146,4 +155,4 @@ bench-audit: all
 	@BENCH_AUDIT_ONLY=1 scripts/bench.sh
 
 clean:
-	rm -rf build fcgi-api/messaging-api shared/msg-token ws-gateway/messaging-gateway ws-gateway/conformance-server
+	rm -rf build fcgi-api/messaging-api tools/msg-token ws-gateway/messaging-gateway ws-gateway/conformance-server

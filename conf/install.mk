@@ -35,7 +35,7 @@ install: all
 	$(INSTALL) -d $(I_BIN) $(I_SHARE)/sql $(I_SHARE)/scripts $(I_SHARE)/web \
 	    $(I_SHARE)/conf/nginx $(I_SHARE)/conf/apache/errors $(I_SHARE)/conf/systemd \
 	    $(I_MAN) $(I_DOC) $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(I_ETC)
-	$(INSTALL) -m 0755 fcgi-api/messaging-api ws-gateway/messaging-gateway shared/msg-token $(I_BIN)/
+	$(INSTALL) -m 0755 fcgi-api/messaging-api ws-gateway/messaging-gateway tools/msg-token $(I_BIN)/
 	sed -e 's|^MSGCTL_SYSCONFDIR=.*|MSGCTL_SYSCONFDIR=$(SYSCONFDIR)|' scripts/msgctl >$(I_BIN)/msgctl
 	chmod 0755 $(I_BIN)/msgctl
 	$(INSTALL) -m 0644 sql/[0-9]*.sql $(I_SHARE)/sql/

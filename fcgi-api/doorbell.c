@@ -4,12 +4,11 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 
-int doorbell_open(struct doorbell *d, const char *database_url)
+int doorbell_open(struct doorbell *d)
 {
     memset(d, 0, sizeof *d);
     int fds[2];
@@ -17,19 +16,15 @@ int doorbell_open(struct doorbell *d, const char *database_url)
         return -1;
     d->rd = fds[0];
     d->wr = fds[1];
-    d->url = strdup(database_url);
-    return d->url ? 0 : -1;
+    return 0;
 }
 
 void doorbell_close(struct doorbell *d)
 {
-    if (d->conn)
-        PQfinish(d->conn);
     if (d->rd > 0)
         close(d->rd);
     if (d->wr > 0)
         close(d->wr);
-    free(d->url);
     memset(d, 0, sizeof *d);
 }
 
@@ -52,29 +47,7 @@ static void remember(struct doorbell *d, int conv)
         d->overflow = 1; /* too many to name: a bell for all */
 }
 
-static int connect_db(struct doorbell *d)
-{
-    if (d->conn && PQstatus(d->conn) == CONNECTION_OK)
-        return 0;
-    if (d->conn)
-        PQfinish(d->conn);
-    d->conn = NULL;
-    long long t = msg_now_ms();
-    if (t < d->next_try)
-        return -1;
-    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-    const char *vals[] = {d->url, "3", "messaging-api-doorbell", NULL};
-    d->conn = PQconnectdbParams(keys, vals, 1);
-    if (PQstatus(d->conn) != CONNECTION_OK) {
-        PQfinish(d->conn);
-        d->conn = NULL;
-        d->next_try = t + 500;
-        return -1;
-    }
-    return 0;
-}
-
-void doorbell_serve(struct doorbell *d)
+void doorbell_serve(struct doorbell *d, struct msg_db *db)
 {
     int buf[128];
     ssize_t n, total = 0;
@@ -89,7 +62,8 @@ void doorbell_serve(struct doorbell *d)
     d->rings += (unsigned long)total;
     /* While the database is away the ring is lost: gateways also read the
      * events table on a timer and after reconnecting. */
-    if (connect_db(d) < 0)
+    PGconn *c = msg_db_conn(db);
+    if (!c)
         return;
     char list[600 * 12 + 3];
     size_t len = 0;
@@ -98,17 +72,14 @@ void doorbell_serve(struct doorbell *d)
         len += (size_t)snprintf(list + len, sizeof list - len, "%s%d", i ? "," : "", d->convs[i]);
     snprintf(list + len, sizeof list - len, "}");
     const char *params[] = {d->overflow ? NULL : list};
-    PGresult *r = PQexecParams(d->conn, "SELECT messaging.ring($1::int[])", 1, NULL, params, NULL, NULL, 0);
+    /* A lost connection is re-made by the next msg_db_conn(). */
+    PGresult *r = PQexecParams(c, "SELECT messaging.ring($1::int[])", 1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) == PGRES_TUPLES_OK) {
         d->notifies++;
         d->nconvs = 0;
         d->overflow = 0;
     } else {
         msg_warn("doorbell_failed", "rings=%ld", (long)total);
-        if (PQstatus(d->conn) != CONNECTION_OK) {
-            PQfinish(d->conn);
-            d->conn = NULL;
-        }
     }
     PQclear(r);
 }

@@ -6,26 +6,24 @@
 #ifndef API_DOORBELL_H
 #define API_DOORBELL_H
 
-#include <libpq-fe.h>
+#include "db.h"
 
 struct doorbell {
     int rd, wr;          /* the pipe; workers inherit wr */
-    PGconn *conn;        /* the master's own connection, NULL when down */
-    char *url;           /* owned */
-    long long next_try;  /* ms, reconnect backoff */
     unsigned long rings, notifies;
     int convs[600];      /* rung since the last bell (600: what a bell names) */
     int nconvs, overflow;
 };
 
-int doorbell_open(struct doorbell *d, const char *database_url);
+int doorbell_open(struct doorbell *d);
 void doorbell_close(struct doorbell *d);
 
 /* In a worker: the conversation, never blocking (the write is atomic; a
  * full pipe loses it, which the gateways' safety net covers). */
 void doorbell_ring(int wr, int conversation);
 
-/* In the master, when rd is readable: drains it and notifies once. */
-void doorbell_serve(struct doorbell *d);
+/* In the master, when rd is readable: drains it and notifies once, on the
+ * master's connection db. */
+void doorbell_serve(struct doorbell *d, struct msg_db *db);
 
 #endif

@@ -6,7 +6,8 @@
 
 #include "config.h"
 
-/* Takes ownership of *cfg (reloads replace it). Returns the exit status. */
+/* *cfg stays the caller's to free: a reload (SIGHUP) frees what it holds
+ * and puts the re-read configuration in its place. Returns the exit status. */
 int master_run(int listen_fd, struct msg_config *cfg, const char *config_path);
 
 #endif

@@ -38,7 +38,7 @@ WITH u AS (INSERT INTO users (role, first_name, last_name)
 SELECT string_agg(patient_id || ' ' || doctor_id || ' ' || id, ' ' ORDER BY id) FROM c;
 SQL
 )
-tok() { "$ROOT/shared/msg-token" "$1"; }
+tok() { "$ROOT/tools/msg-token" "$1"; }
 echo "bench-flood: pair $p1/$d1 in $c1 measured, $p2 floods $c2 at ${FLOOD_RATE:-5000}/s" >&2
 (cd t && node bench/flood.mjs "http://127.0.0.1:$WS_PORT" "$(tok "$p1")" "$(tok "$d1")" "$c1" "$(tok "$p2")" "$c2") |
   tee "$OUT/flood.json"

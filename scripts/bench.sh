@@ -39,7 +39,7 @@ echo "bench: fixtures: $P patients, $D doctors, $M messages per conversation" >&
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -v patients="$P" -v doctors="$D" -v messages="$M" \
   -v tag="$(date +%s)" -v out="$MESSAGING_VAR/pairs.txt" -f t/bench/fixtures.sql >/dev/null || exit 1
 while read -r uid conv; do
-  printf '%s %s\n' "$(shared/msg-token "$uid")" "$conv"
+  printf '%s %s\n' "$(tools/msg-token "$uid")" "$conv"
 done <"$MESSAGING_VAR/pairs.txt" >"$MESSAGING_VAR/users.txt"
 echo "bench: $(wc -l <"$MESSAGING_VAR/users.txt") users with tokens, $(psql -X -At -d "$DB" -c 'SELECT count(*) FROM messages') messages" >&2
 
@@ -150,7 +150,7 @@ echo "bench: Socket.IO: $SIO_N joined connections on one gateway" >&2
    --n "$SIO_N" --pid "$GW_PID" --hold "${BENCH_HOLD:-10}") >"$OUT/sio-connect.json" || echo '{}' >"$OUT/sio-connect.json"
 cat "$OUT/sio-connect.json"
 psql -X -At -F ' ' -d "$DB" -c "SELECT patient_id, doctor_id, id FROM conversations ORDER BY id LIMIT ${BENCH_FANOUT_CONVERSATIONS:-500}" |
-  while read -r p d c; do printf '%s %s %s\n' "$(shared/msg-token "$p")" "$(shared/msg-token "$d")" "$c"; done >"$MESSAGING_VAR/pairs.txt"
+  while read -r p d c; do printf '%s %s %s\n' "$(tools/msg-token "$p")" "$(tools/msg-token "$d")" "$c"; done >"$MESSAGING_VAR/pairs.txt"
 echo "bench: Socket.IO fan-out" >&2
 (cd t && node bench/sio-load.mjs fanout --url "http://127.0.0.1:$WS_PORT" --pairs "$MESSAGING_VAR/pairs.txt" \
    --rates "${BENCH_FANOUT_RATES:-500,1000,2000,3000,4000,5000,6000,8000}" --duration "${BENCH_FANOUT_DURATION:-5}") \

@@ -30,7 +30,7 @@ RUN=$VAR/run LOG=$VAR/log
 BIN_DIR=${MESSAGING_BIN_DIR:-$ROOT}
 API_BIN=$BIN_DIR/fcgi-api/messaging-api
 GW_BIN=$BIN_DIR/ws-gateway/messaging-gateway
-TOKEN_BIN=$BIN_DIR/shared/msg-token
+TOKEN_BIN=$BIN_DIR/tools/msg-token
 export MESSAGING_CONFIG=${MESSAGING_CONFIG:-$ROOT/conf/messaging.conf}
 PG_PORT=${MESSAGING_PG_PORT:-55432}
 

@@ -18,22 +18,6 @@
 static const char *const alg_names[] = {"HS256", "RS256", "ES256"};
 static const jwt_alg_t alg_values[] = {JWT_ALG_HS256, JWT_ALG_RS256, JWT_ALG_ES256};
 
-bool msg_parse_id32(const char *s, int *out)
-{
-    if (!s || *s < '1' || *s > '9')
-        return false;
-    long v = 0;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9' || p - s >= 10)
-            return false;
-        v = v * 10 + (*p - '0');
-    }
-    if (v > INT_MAX)
-        return false;
-    *out = (int)v;
-    return true;
-}
-
 const char *msg_auth_bearer(const char *header, char *buf, size_t cap)
 {
     if (!header)

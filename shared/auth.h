@@ -37,7 +37,4 @@ int msg_auth_verify(const struct msg_config *cfg, const char *token, long now,
  * returns NULL when the header is absent or not a bearer token. */
 const char *msg_auth_bearer(const char *header, char *buf, size_t cap);
 
-/* Parses a positive 32-bit decimal string ("0", signs, spaces: refused). */
-bool msg_parse_id32(const char *s, int *out);
-
 #endif

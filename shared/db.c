@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 /* A connection string libpq would expand (URI or key=value), as opposed to
@@ -110,13 +111,22 @@ void msg_db_session_options(char *buf, size_t cap, const char *extra, const char
              extra ? " " : "", via, audit ? "on" : "off");
 }
 
-int msg_db_init(struct msg_db *db, const struct msg_config *cfg)
+int msg_db_open(struct msg_db *db, const char *url, const struct msg_db_spec *spec)
 {
     memset(db, 0, sizeof *db);
-    db->url = strdup(cfg->database_url);
-    db->connect_timeout_s = cfg->db_connect_timeout_s;
-    db->statement_timeout_ms = cfg->db_statement_timeout_ms;
+    db->url = strdup(url);
+    db->spec = *spec;
     return db->url ? 0 : -1;
+}
+
+int msg_db_init(struct msg_db *db, const struct msg_config *cfg)
+{
+    struct msg_db_spec spec = {.app_name = "messaging-api",
+                               .connect_timeout_s = cfg->db_connect_timeout_s,
+                               .statement_timeout_ms = cfg->db_statement_timeout_ms,
+                               .retry_ms = 250,
+                               .prepare = true};
+    return msg_db_open(db, cfg->database_url, &spec);
 }
 
 void msg_db_set_token(struct msg_db *db, int user_id, const long long *iat)
@@ -186,23 +196,29 @@ static int ensure_connected(struct msg_db *db)
     long long t = msg_now_ms();
     if (t < db->next_try)
         return -1;
+    const struct msg_db_spec *s = &db->spec;
     struct msg_db_params p;
-    if (msg_db_params_init(&p, db->url, "messaging-api", db->connect_timeout_s, db->statement_timeout_ms) < 0 ||
+    if (msg_db_params_init(&p, db->url, s->app_name, s->connect_timeout_s, s->statement_timeout_ms) < 0 ||
         msg_db_params_add_options(&p, db->options) < 0) {
         msg_db_params_free(&p);
         return -1;
     }
     db->conn = PQconnectdbParams(p.keys, p.vals, 1);
     msg_db_params_free(&p);
-    if (PQstatus(db->conn) != CONNECTION_OK || prepare_all(db->conn) < 0) {
-        msg_warn("db_connect_failed", "reconnects=%u", db->reconnects);
+    if (PQstatus(db->conn) != CONNECTION_OK || (s->prepare && prepare_all(db->conn) < 0)) {
+        msg_warn("db_connect_failed", "conn=%s reconnects=%u", s->app_name, db->reconnects);
         drop(db);
-        db->next_try = t + 250;
+        db->next_try = t + s->retry_ms;
         return -1;
     }
     db->reconnects++;
-    msg_info("db_connected", "reconnects=%u", db->reconnects);
+    msg_info("db_connected", "conn=%s reconnects=%u", s->app_name, db->reconnects);
     return 0;
+}
+
+PGconn *msg_db_conn(struct msg_db *db)
+{
+    return ensure_connected(db) == 0 ? db->conn : NULL;
 }
 
 /* The token check and op in one pipeline. Returns op's result (NULL when it
@@ -357,15 +373,4 @@ void msg_reply_clear(struct msg_reply *r)
 {
     PQclear(r->res);
     memset(r, 0, sizeof *r);
-}
-
-int msg_db_notify(struct msg_db *db, const char *channel, const char *payload)
-{
-    if (ensure_connected(db) < 0)
-        return -1;
-    const char *params[2] = {channel, payload};
-    PGresult *r = PQexecParams(db->conn, "SELECT pg_notify($1, $2)", 2, NULL, params, NULL, NULL, 0);
-    int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
-    PQclear(r);
-    return ok ? 0 : -1;
 }

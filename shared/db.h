@@ -1,6 +1,8 @@
-/* One blocking PostgreSQL connection with the operations prepared, for the
- * API workers. It reconnects by itself: a call while the database is away
- * fails with `unavailable`, and the first call after it is back succeeds. */
+/* The blocking PostgreSQL connections of the API (workers, master): the one
+ * place they are made, checked, re-made and closed. A msg_db reconnects by
+ * itself: a call while the database is away fails with `unavailable`, and
+ * the first call after it is back (and the back-off) succeeds. The
+ * gateway's connections never block: ws-gateway/app/pgconn.c. */
 #ifndef MSG_DB_H
 #define MSG_DB_H
 
@@ -31,10 +33,19 @@ void msg_db_params_free(struct msg_db_params *p);
 /* Appends `extra` (libpq -c settings) to the options of *p. -1 on out of memory. */
 int msg_db_params_add_options(struct msg_db_params *p, const char *extra);
 
+/* How the connections of one msg_db are made. */
+struct msg_db_spec {
+    const char *app_name;      /* application_name; not copied */
+    long connect_timeout_s;
+    long statement_timeout_ms; /* 0: none */
+    long retry_ms;             /* after a failed attempt, none sooner */
+    bool prepare;              /* prepare the operations (msg_ops) on each */
+};
+
 struct msg_db {
     PGconn *conn;       /* owned; NULL while disconnected */
     char *url;          /* owned copy */
-    long connect_timeout_s, statement_timeout_ms;
+    struct msg_db_spec spec;
     long long next_try; /* ms: no reconnect attempt before this */
     unsigned reconnects;
     /* The token of the request in hand (msg_db_set_token). */
@@ -52,8 +63,16 @@ struct msg_reply {
     PGresult *res;
 };
 
-/* The database of cfg, with its timeouts; connects at the first call. */
+/* The database at url, connected as spec says at the first call (spec is
+ * copied; its app_name must outlive db). -1 on out of memory. */
+int msg_db_open(struct msg_db *db, const char *url, const struct msg_db_spec *spec);
+/* An API worker's: the database of cfg, with its timeouts, the operations
+ * prepared. */
 int msg_db_init(struct msg_db *db, const struct msg_config *cfg);
+/* The connection, up (reconnected when it was lost), or NULL while the
+ * database is away or the back-off lasts. Owned by db: for statements that
+ * are not operations (msg_db_exec), e.g. the master's. */
+PGconn *msg_db_conn(struct msg_db *db);
 /* Settings added to the options of the connections from now on, e.g.
  * msg_db_session_options(). Returns -1 when out of memory. */
 int msg_db_set_options(struct msg_db *db, const char *options);
@@ -81,8 +100,5 @@ void msg_reply_clear(struct msg_reply *r);
  * caller clears; -1 with *err otherwise. Same reconnection rules. */
 int msg_db_exec(struct msg_db *db, enum msg_op op, const char *const *params, PGresult **res,
                 struct msg_error *err);
-
-/* Sends NOTIFY channel, payload on its own (a doorbell); best effort. */
-int msg_db_notify(struct msg_db *db, const char *channel, const char *payload);
 
 #endif

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "error.h"
-#include "jsonw.h"
+#include "sbuf.h"
 
 static const struct {
     int status;
@@ -64,12 +64,13 @@ const char *msg_status_reason(int status)
 
 int msg_error_json(const struct msg_error *e, char *buf, size_t cap)
 {
-    struct jsonw w;
-    jsonw_init(&w, buf, cap);
-    jsonw_raw(&w, "{\"error\":{\"code\":");
-    jsonw_string(&w, msg_code_name(e->code));
-    jsonw_raw(&w, ",\"message\":");
-    jsonw_string(&w, e->message ? e->message : msg_code_name(e->code));
-    jsonw_raw(&w, "}}");
-    return jsonw_finish(&w);
+    const char *code = msg_code_name(e->code), *message = e->message ? e->message : code;
+    struct sbuf b;
+    sbuf_init_fixed(&b, buf, cap);
+    sbuf_puts(&b, "{\"error\":{\"code\":");
+    sbuf_json_string(&b, code, strlen(code));
+    sbuf_puts(&b, ",\"message\":");
+    sbuf_json_string(&b, message, strlen(message));
+    sbuf_puts(&b, "}}");
+    return sbuf_ok(&b) ? (int)b.len : -1;
 }

@@ -22,12 +22,6 @@ int msg_log_level_parse(const char *s)
 
 void msg_log_set_level(enum msg_log_level level) { min_level = level; }
 
-long long msg_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 void msg_log_set_program(const char *name) { program = name; }
 
 void msg_log(enum msg_log_level level, const char *event, const char *fmt, ...)

@@ -8,8 +8,6 @@ enum msg_log_level { MSG_LOG_DEBUG, MSG_LOG_INFO, MSG_LOG_WARN, MSG_LOG_ERROR };
 /* Parses "debug|info|warn|error"; returns -1 when unknown. */
 int msg_log_level_parse(const char *s);
 void msg_log_set_level(enum msg_log_level level);
-/* Monotonic milliseconds, for timeouts and backoffs. */
-long long msg_now_ms(void);
 /* Sets a program name printed as prog=NAME on every line (not copied). */
 void msg_log_set_program(const char *name);
 

@@ -9,12 +9,24 @@ void sbuf_init(struct sbuf *b)
 {
     b->p = NULL;
     b->len = b->cap = 0;
-    b->failed = false;
+    b->failed = b->fixed = false;
+}
+
+void sbuf_init_fixed(struct sbuf *b, char *buf, size_t cap)
+{
+    b->p = buf;
+    b->len = 0;
+    b->cap = cap;
+    b->failed = cap == 0;
+    b->fixed = true;
+    if (cap)
+        buf[0] = '\0';
 }
 
 void sbuf_free(struct sbuf *b)
 {
-    free(b->p);
+    if (!b->fixed)
+        free(b->p);
     sbuf_init(b);
 }
 
@@ -24,6 +36,10 @@ static bool reserve(struct sbuf *b, size_t n)
         return false;
     if (b->len + n + 1 <= b->cap)
         return true;
+    if (b->fixed) {
+        b->failed = true;
+        return false;
+    }
     size_t cap = b->cap ? b->cap : 1024;
     while (cap < b->len + n + 1)
         cap *= 2;
@@ -62,10 +78,27 @@ void sbuf_printf(struct sbuf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
+/* The length of s written by sbuf_json_string. */
+static size_t json_string_len(const char *s, size_t n)
+{
+    size_t len = 2;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            len += 1;
+        else if (c && strchr("\"\\\b\f\n\r\t", c))
+            len += 2; /* \" \\ \b \f \n \r \t */
+        else
+            len += 6; /* \u00XX */
+    }
+    return len;
+}
+
 void sbuf_json_string(struct sbuf *b, const char *s, size_t n)
 {
-    /* Worst case every byte becomes \u00XX. */
-    if (!reserve(b, n * 6 + 2))
+    /* Room for the worst case, every byte as \u00XX; a fixed buffer is
+     * asked for the exact length, so that a string that fits is written. */
+    if (!reserve(b, b->fixed ? json_string_len(s, n) : n * 6 + 2))
         return;
     char *o = b->p + b->len;
     *o++ = '"';

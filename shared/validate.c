@@ -154,6 +154,22 @@ json_object *msg_json_parse(const char *s, size_t n, struct msg_error *err)
     return obj;
 }
 
+bool msg_parse_id32(const char *s, int *out)
+{
+    if (!s || *s < '1' || *s > '9')
+        return false;
+    long v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9' || p - s >= 10)
+            return false;
+        v = v * 10 + (*p - '0');
+    }
+    if (v > INT_MAX)
+        return false;
+    *out = (int)v;
+    return true;
+}
+
 bool msg_json_id(json_object *v, int *out)
 {
     if (!v)
@@ -167,19 +183,7 @@ bool msg_json_id(json_object *v, int *out)
     }
     if (json_object_is_type(v, json_type_string)) {
         const char *s = json_object_get_string(v);
-        if ((size_t)json_object_get_string_len(v) != strlen(s) || *s < '1' || *s > '9' ||
-            strlen(s) > 10)
-            return false;
-        long long x = 0;
-        for (const char *p = s; *p; p++) {
-            if (*p < '0' || *p > '9')
-                return false;
-            x = x * 10 + (*p - '0');
-        }
-        if (x > 2147483647)
-            return false;
-        *out = (int)x;
-        return true;
+        return (size_t)json_object_get_string_len(v) == strlen(s) && msg_parse_id32(s, out);
     }
     return false;
 }

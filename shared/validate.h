@@ -27,6 +27,9 @@ int msg_hex_digit(int c);
  * when out of memory). */
 json_object *msg_json_parse(const char *s, size_t n, struct msg_error *err);
 
+/* Parses a positive 32-bit decimal string ("0", signs, spaces: refused). */
+bool msg_parse_id32(const char *s, int *out);
+
 /* A positive 32-bit id given as a JSON integer or a decimal string. */
 bool msg_json_id(json_object *v, int *out);
 

@@ -49,7 +49,7 @@ if [ ! -d t/node_modules/socket.io-client ] || [ ! -d t/node_modules/pg ]; then
   echo "browser: npm ci in t/" >&2
   (cd t && npm ci --no-audit --no-fund --loglevel=error </dev/null >&2) || fail_setup "npm ci in t/ failed"
 fi
-for f in fcgi-api/messaging-api ws-gateway/messaging-gateway shared/msg-token; do
+for f in fcgi-api/messaging-api ws-gateway/messaging-gateway tools/msg-token; do
   [ -x "$BUILD/$f" ] || fail_setup "$BUILD/$f is not built"
 done
 
@@ -101,7 +101,7 @@ export MSG_GATEWAY_BIN=$BUILD/ws-gateway/messaging-gateway MSG_CHROMIUM=$CHROMIU
 if [ "${1:-}" = --serve ]; then
   echo "browser: the page is at $MSG_BASE_URL/ ; tokens (paste one):"
   psql -X -At -F ' ' -d "$DB_URL" -c "SELECT id, role, first_name || ' ' || last_name FROM users ORDER BY id" |
-    while read -r id role name; do printf '  %s %-8s %-20s %s\n' "$id" "$role" "$name" "$("$BUILD/shared/msg-token" "$id")"; done
+    while read -r id role name; do printf '  %s %-8s %-20s %s\n' "$id" "$role" "$name" "$("$BUILD/tools/msg-token" "$id")"; done
   echo "browser: Ctrl-C stops it"
   while :; do sleep 3600 & wait $!; done
 fi

@@ -73,9 +73,9 @@ if [ $rc != 0 ] && grep -Eq "^stack: port $((BW + 1)) is busy \(held by \"messag
 else notok "a busy gateway port: named with its holder" "rc $rc: $out"; fi
 
 # ---- a gateway that dies at start: not "up", and nothing half-started
-FAKE=$W/fakebin; mkdir -p "$FAKE/fcgi-api" "$FAKE/ws-gateway" "$FAKE/shared"
+FAKE=$W/fakebin; mkdir -p "$FAKE/fcgi-api" "$FAKE/ws-gateway" "$FAKE/tools"
 ln -s "$OPS_BUILD/fcgi-api/messaging-api" "$FAKE/fcgi-api/messaging-api"
-ln -s "$OPS_BUILD/shared/msg-token" "$FAKE/shared/msg-token"
+ln -s "$OPS_BUILD/tools/msg-token" "$FAKE/tools/msg-token"
 printf '#!/bin/sh\necho "messaging-gateway: cannot listen (a test stand-in)" >&2\nexit 1\n' >"$FAKE/ws-gateway/messaging-gateway"
 chmod +x "$FAKE/ws-gateway/messaging-gateway"
 out=$(MESSAGING_VAR=$C MESSAGING_BIN_DIR=$FAKE MESSAGING_HTTP_PORT=$CH MESSAGING_WS_PORT=$CW scripts/stack.sh start 2>&1); rc=$?

@@ -12,7 +12,7 @@
 
 struct auth_ctx {
     struct gateway *g;
-    uint64_t sid;
+    uint64_t socket_id;
 };
 
 static const char *token_of(sio_socket *s, json_object *auth, char *buf, size_t cap)
@@ -75,7 +75,7 @@ static void authenticated(void *arg, PGresult *res)
 {
     struct auth_ctx *a = arg;
     struct gateway *g = a->g;
-    sio_socket *s = sio_socket_find(g->srv, a->sid);
+    sio_socket *s = sio_socket_find(g->srv, a->socket_id);
     free(a);
     if (!s)
         return;
@@ -139,13 +139,13 @@ int gw_on_connect(sio_socket *s, json_object *auth, const char **refusal, void *
         g->stats.refused_connects++;
         return SIO_REFUSE;
     }
-    c->sid = sio_socket_id(s);
+    c->socket_id = sio_socket_id(s);
     c->user_id = id.user_id;
     c->exp = id.exp;
     c->iat = id.has_iat ? id.iat : -1;
     read_recovery(auth, c);
     a->g = g;
-    a->sid = c->sid;
+    a->socket_id = c->socket_id;
     char uid[16], iat[24];
     snprintf(uid, sizeof uid, "%d", id.user_id);
     snprintf(iat, sizeof iat, "%lld", id.iat);

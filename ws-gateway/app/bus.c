@@ -53,7 +53,7 @@ static void cursor_read(void *arg, PGresult *res)
     cv->joiners = NULL;
     cv->njoiners = cv->capjoiners = 0;
     for (int k = 0; k < nj; k++) {
-        sio_socket *s = sio_socket_find(g->srv, j[k].sid);
+        sio_socket *s = sio_socket_find(g->srv, j[k].socket_id);
         if (s && sio_socket_user(s))
             gw_join_now(g, s, x_conv, j[k].ack_id, j[k].presence);
     }
@@ -114,7 +114,7 @@ void gw_join(struct gateway *g, sio_socket *s, int conv, int64_t ack_id, const c
             cv->capjoiners = cap;
         }
         struct gw_joiner *nj = &cv->joiners[cv->njoiners++];
-        nj->sid = sio_socket_id(s);
+        nj->socket_id = sio_socket_id(s);
         nj->ack_id = ack_id;
         snprintf(nj->presence, sizeof nj->presence, "%s", presence && strlen(presence) < sizeof nj->presence ? presence : "");
         return;
@@ -346,16 +346,16 @@ void gw_ring(struct gateway *g, int conv)
     ring_now(g);
 }
 
-void gw_notify_typing(struct gateway *g, uint64_t sid, int conv, int user, int typing)
+void gw_notify_typing(struct gateway *g, uint64_t socket_id, int conv, int user, int typing)
 {
     struct sbuf p;
     sbuf_init(&p);
     msg_bus_typing(&p, g->instance, conv, user, typing);
     /* On this socket's connection: its typing_start and typing_stop reach
      * the other gateways in the order it sent them. */
-    struct pgc *db = pgpool_for(&g->pool, sid);
+    struct pgc *db = pgpool_for(&g->pool, socket_id);
     const char *params[] = {p.p};
-    sio_socket *s = sio_socket_find(g->srv, sid);
+    sio_socket *s = sio_socket_find(g->srv, socket_id);
     struct gw_client *c = s ? sio_socket_user(s) : NULL;
     /* In the socket's share of the queue; a typing_start over it is not
      * sent, a typing_stop always is (the other side would show typing). */
@@ -388,7 +388,7 @@ static void typing_elsewhere(struct gateway *g, const struct msg_bus_msg *m)
 void gw_presence(struct gateway *g, const struct gw_client *c, int connected)
 {
     /* The socket's own connection: its close never overtakes its connect. */
-    struct pgc *db = gw_db_for(g, c->sid);
+    struct pgc *db = gw_db_for(g, c->socket_id);
     char uid[16];
     snprintf(uid, sizeof uid, "%d", c->user_id);
     const char *params[] = {g->instance, uid};

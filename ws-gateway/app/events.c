@@ -61,7 +61,7 @@ void gw_fail_retry(struct gateway *g, sio_socket *s, const char *event, int64_t 
 /* An operation in flight for a socket's event. */
 struct op {
     struct gateway *g;
-    uint64_t sid;
+    uint64_t socket_id;
     int64_t ack_id;
     int event;        /* index in gw_event_names */
     int conv;
@@ -73,7 +73,7 @@ static struct op *op_new(struct gateway *g, sio_socket *s, int event, int64_t ac
     struct op *o = malloc(sizeof *o);
     if (o) {
         o->g = g;
-        o->sid = sio_socket_id(s);
+        o->socket_id = sio_socket_id(s);
         o->ack_id = ack_id;
         o->event = event;
         o->conv = conv;
@@ -86,7 +86,7 @@ static struct op *op_new(struct gateway *g, sio_socket *s, int event, int64_t ac
  * status and parsed body (*body is a new reference or NULL). */
 static sio_socket *op_end(struct op *o, PGresult *res, int *status, json_object **body)
 {
-    sio_socket *s = sio_socket_find(o->g->srv, o->sid);
+    sio_socket *s = sio_socket_find(o->g->srv, o->socket_id);
     struct gw_client *c = s ? sio_socket_user(s) : NULL;
     if (c)
         gw_share_put(c, o->bytes);
@@ -122,7 +122,7 @@ static void submit(struct gateway *g, sio_socket *s, struct gw_client *c, struct
 {
     const char *event = gw_event_names[o->event];
     int64_t ack_id = o->ack_id;
-    struct pgc *db = gw_db_for(g, o->sid);
+    struct pgc *db = gw_db_for(g, o->socket_id);
     if (!db) {
         free(o);
         gw_fail(g, s, event, ack_id, MSG_UNAVAILABLE, "The database is unavailable");
@@ -217,7 +217,7 @@ static void on_leave(struct gateway *g, sio_socket *s, struct gw_client *c, int 
     gw_room_name(conv, room, sizeof room);
     struct gw_conv *cv = gw_conv_get(g, conv);
     for (int k = 0; cv && k < cv->njoiners; k++)
-        if (cv->joiners[k].sid == c->sid) /* a join still waiting for the cursor: not to happen */
+        if (cv->joiners[k].socket_id == c->socket_id) /* a join still waiting for the cursor: not to happen */
             cv->joiners[k--] = cv->joiners[--cv->njoiners];
     sio_leave(s, room);
     gw_session_left(g, c, conv);
@@ -256,7 +256,7 @@ static void written(void *arg, PGresult *res)
 {
     struct op *o = arg;
     struct gateway *g = o->g;
-    sio_socket *s = sio_socket_find(g->srv, o->sid);
+    sio_socket *s = sio_socket_find(g->srv, o->socket_id);
     struct gw_client *c = s ? sio_socket_user(s) : NULL;
     if (c)
         gw_share_put(c, o->bytes);
@@ -355,7 +355,7 @@ static void typing(struct gateway *g, sio_socket *s, struct gw_client *c, const 
     int n = sio_emit_room_text(g->srv, GW_NS, room, s, arr, (size_t)len);
     if (n > 0)
         g->stats.events_out[gw_event_index(event)] += (unsigned long long)n;
-    gw_notify_typing(g, c->sid, conv, c->user_id, start);
+    gw_notify_typing(g, c->socket_id, conv, c->user_id, start);
 }
 
 static void typing_checked(void *arg, PGresult *res)
@@ -406,12 +406,11 @@ typedef void (*handler)(struct gateway *g, sio_socket *s, struct gw_client *c, i
 static const struct {
     const char *name;
     handler fn;
-    int writes;
 } routes[] = {
-    {"join_room", on_join, 0},        {"leave_room", on_leave, 0},
-    {"send_message", on_send, 1},     {"mark_as_read", on_read, 1},
-    {"typing_start", on_typing, 0},   {"typing_stop", on_typing, 0},
-    {"refresh_token", NULL, 0},
+    {"join_room", on_join},         {"leave_room", on_leave},
+    {"send_message", on_send},      {"mark_as_read", on_read},
+    {"typing_start", on_typing},    {"typing_stop", on_typing},
+    {"refresh_token", NULL},
 };
 
 void gw_on_event(sio_socket *s, const char *event, json_object *args, int64_t ack_id,

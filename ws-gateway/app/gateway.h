@@ -45,7 +45,7 @@ struct gw_limits {
  * on_disconnect. */
 struct gw_client {
     struct gateway *g;
-    uint64_t sid;              /* sio_socket_id */
+    uint64_t socket_id;        /* sio_socket_id (a number; sio_socket_sid is the Socket.IO sid) */
     int user_id;
     char role[16];
     int authenticated;
@@ -88,7 +88,7 @@ struct gw_conv {
      * are told room_joined, only once it is known (gw_join_now). */
     /* Joins waiting for the cursor; presence: the other participant's, sent
      * right after room_joined ("" none). */
-    struct gw_joiner { uint64_t sid; int64_t ack_id; char presence[GW_PRESENCE_MAX]; } *joiners;
+    struct gw_joiner { uint64_t socket_id; int64_t ack_id; char presence[GW_PRESENCE_MAX]; } *joiners;
     int njoiners, capjoiners;
 };
 
@@ -162,7 +162,7 @@ extern const int gw_event_count;
 static inline struct pgc *gw_db(struct gateway *g) { return pgpool_any(&g->pool); }
 /* The connection of one socket's operations: always the same one while it
  * is up, so that a client's writes commit in the order it sent them. */
-static inline struct pgc *gw_db_for(struct gateway *g, uint64_t sid) { return pgpool_for(&g->pool, sid); }
+static inline struct pgc *gw_db_for(struct gateway *g, uint64_t socket_id) { return pgpool_for(&g->pool, socket_id); }
 
 /* auth.c */
 int gw_on_connect(sio_socket *s, json_object *auth, const char **refusal, void *user);
@@ -262,7 +262,7 @@ void gw_safety_net(struct gateway *g);
  * the conversations (coalesced). */
 void gw_ring(struct gateway *g, int conv);
 /* typing_start / typing_stop for the other gateways. */
-void gw_notify_typing(struct gateway *g, uint64_t sid, int conv, int user, int typing);
+void gw_notify_typing(struct gateway *g, uint64_t socket_id, int conv, int user, int typing);
 void gw_on_notify(struct pgc *c, const char *channel, const char *payload, void *arg);
 void gw_on_listen_ready(struct pgc *c, void *arg);
 void gw_on_listen_down(struct pgc *c, void *arg);

@@ -71,7 +71,7 @@ static void send_warning(struct gateway *g, sio_socket *s, struct gw_client *c)
 static void warn_cb(struct eio_wheel_ent *e)
 {
     struct gw_client *c = lws_container_of(e, struct gw_client, warn_ent);
-    sio_socket *s = sio_socket_find(c->g->srv, c->sid);
+    sio_socket *s = sio_socket_find(c->g->srv, c->socket_id);
     if (s && sio_socket_user(s) == c && sio_socket_is_connected(s))
         send_warning(c->g, s, c);
 }
@@ -80,7 +80,7 @@ static void end_cb(struct eio_wheel_ent *e)
 {
     struct gw_client *c = lws_container_of(e, struct gw_client, exp_ent);
     struct gateway *g = c->g;
-    sio_socket *s = sio_socket_find(g->srv, c->sid);
+    sio_socket *s = sio_socket_find(g->srv, c->socket_id);
     if (!s || sio_socket_user(s) != c)
         return;
     /* Out of every room first: nothing of a room reaches it from here on. */
@@ -148,7 +148,7 @@ void gw_lifetime_connected(struct gateway *g, sio_socket *s, struct gw_client *c
 
 struct refresh {
     struct gateway *g;
-    uint64_t sid;
+    uint64_t socket_id;
     int64_t ack_id;
     long long exp, iat; /* iat: -1 when the token has none */
 };
@@ -157,7 +157,7 @@ static void refreshed(void *arg, PGresult *res)
 {
     struct refresh *r = arg;
     struct gateway *g = r->g;
-    sio_socket *s = sio_socket_find(g->srv, r->sid);
+    sio_socket *s = sio_socket_find(g->srv, r->socket_id);
     struct gw_client *c = s ? sio_socket_user(s) : NULL;
     int status = res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
                      ? atoi(PQgetvalue(res, 0, 0))
@@ -209,14 +209,14 @@ void gw_on_refresh(struct gateway *g, sio_socket *s, struct gw_client *c, json_o
         gw_fail(g, s, "refresh_token", ack_id, MSG_UNAUTHORIZED, "The token is for another user");
         return;
     }
-    struct pgc *db = gw_db_for(g, c->sid);
+    struct pgc *db = gw_db_for(g, c->socket_id);
     struct refresh *r = malloc(sizeof *r);
     if (!db || !r) {
         free(r);
         gw_fail(g, s, "refresh_token", ack_id, MSG_UNAVAILABLE, "The database is unavailable");
         return;
     }
-    *r = (struct refresh){g, c->sid, ack_id, id.exp, id.has_iat ? id.iat : -1};
+    *r = (struct refresh){g, c->socket_id, ack_id, id.exp, id.has_iat ? id.iat : -1};
     char uid[16], iat[24];
     snprintf(uid, sizeof uid, "%d", id.user_id);
     snprintf(iat, sizeof iat, "%lld", id.iat);

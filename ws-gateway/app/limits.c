@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "gateway.h"
 #include "log.h"
 
@@ -118,7 +119,7 @@ void gw_share_put(struct gw_client *c, size_t bytes)
 
 struct counted {
     struct gateway *g;
-    uint64_t sid;
+    uint64_t socket_id;
     size_t bytes;
 };
 
@@ -126,7 +127,7 @@ static void counted_done(void *arg, PGresult *res)
 {
     struct counted *k = arg;
     (void)res;
-    sio_socket *s = sio_socket_find(k->g->srv, k->sid);
+    sio_socket *s = sio_socket_find(k->g->srv, k->socket_id);
     struct gw_client *c = s ? sio_socket_user(s) : NULL;
     if (c)
         gw_share_put(c, k->bytes);
@@ -142,7 +143,7 @@ int gw_op_counted(struct gateway *g, struct gw_client *c, struct pgc *db, enum m
     struct counted *k = malloc(sizeof *k);
     if (!k)
         return -1;
-    *k = (struct counted){g, c->sid, bytes};
+    *k = (struct counted){g, c->socket_id, bytes};
     if (pgc_op(db, op, params, counted_done, k) < 0) {
         free(k);
         return -1;

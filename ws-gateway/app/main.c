@@ -110,7 +110,20 @@ static void usage(FILE *f)
                "recovery_max_disconnection_ms without dropping clients.\n");
 }
 
-int main(int argc, char **argv)
+/* Everything main holds, for the steps below. */
+struct app {
+    struct gateway g;
+    struct msg_config cfg;
+    const char *config_path, *host_addr;
+    long port;                 /* --port, or 0 */
+    int check;                 /* --check-config */
+    const char **origins;      /* owned (split_origins) */
+    struct lws_protocols protocols[3];
+    struct gw_loop loop;
+};
+
+/* Returns -1 to go on, or the exit status. */
+static int parse_args(struct app *a, int argc, char **argv)
 {
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                          {"port", required_argument, NULL, 'p'},
@@ -118,168 +131,219 @@ int main(int argc, char **argv)
                                          {"check-config", no_argument, NULL, 'k'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    const char *config_path = NULL, *host_addr = NULL;
-    long port = 0;
-    int check = 0, o;
+    int o;
     while ((o = getopt_long(argc, argv, "c:p:H:kh", opts, NULL)) != -1) {
         switch (o) {
-        case 'c': config_path = optarg; break;
+        case 'c': a->config_path = optarg; break;
         case 'p': {
             char *end;
-            port = strtol(optarg, &end, 10);
-            if (*end || port < 1 || port > 65535) {
+            a->port = strtol(optarg, &end, 10);
+            if (*end || a->port < 1 || a->port > 65535) {
                 fprintf(stderr, "messaging-gateway: --port must be between 1 and 65535\n");
                 return 2;
             }
             break;
         }
-        case 'H': host_addr = optarg; break;
-        case 'k': check = 1; break;
+        case 'H': a->host_addr = optarg; break;
+        case 'k': a->check = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    struct msg_config cfg;
-    int started = msg_config_start(&cfg, "messaging-gateway", config_path, check);
-    if (started != 0) {
-        msg_config_free(&cfg);
-        return started < 0 ? 1 : 0;
-    }
-    if (port)
-        cfg.ws_port = port;
-    /* As many connections as the process may have descriptors. */
+    return -1;
+}
+
+/* As many connections as the process may have descriptors. */
+static void raise_fd_limit(void)
+{
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    lws_set_log_level(LLL_ERR, NULL);
+}
 
-    struct gateway g;
-    memset(&g, 0, sizeof g);
-    g.cfg = &cfg;
-    imap_init(&g.convs);
-    imap_init(&g.users);
-    gw_bus_init(&g.bus);
-    /* The instance id tells this process's own bells apart: unique, from
-     * the one source of randomness (no randomness: no start). */
+/* The registries, and the instance id that tells this process's own bells
+ * apart: unique, from the one source of randomness (no randomness: no
+ * start). */
+static int gateway_init(struct app *a)
+{
+    struct gateway *g = &a->g;
+    memset(g, 0, sizeof *g);
+    g->cfg = &a->cfg;
+    imap_init(&g->convs);
+    imap_init(&g->users);
+    gw_bus_init(&g->bus);
     char rnd[13];
     if (msg_random_hex(rnd, sizeof rnd, 6) < 0) {
         fprintf(stderr, "messaging-gateway: no randomness for the instance id\n");
-        msg_config_free(&cfg);
-        return 1;
+        return -1;
     }
-    snprintf(g.instance, sizeof g.instance, "%d-%s", (int)getpid(), rnd);
+    snprintf(g->instance, sizeof g->instance, "%d-%s", (int)getpid(), rnd);
+    return 0;
+}
 
-    const char **origins = split_origins(cfg.ws_cors_origins);
+static int start_socketio(struct app *a)
+{
+    const struct msg_config *cfg = &a->cfg;
+    a->origins = split_origins(cfg->ws_cors_origins);
     static const char *const capture[] = {"authorization", NULL};
     static const char *const namespaces[] = {GW_NS, NULL};
     sio_config scfg = {
         .eio = {.path = "/socket.io/",
-                .ping_interval_ms = (unsigned)cfg.ws_ping_interval_ms,
-                .ping_timeout_ms = (unsigned)cfg.ws_ping_timeout_ms,
-                .max_payload = (size_t)cfg.ws_max_payload,
-                .send_queue_max = (size_t)cfg.ws_send_queue_bytes,
-                .cors_origins = origins,
+                .ping_interval_ms = (unsigned)cfg->ws_ping_interval_ms,
+                .ping_timeout_ms = (unsigned)cfg->ws_ping_timeout_ms,
+                .max_payload = (size_t)cfg->ws_max_payload,
+                .send_queue_max = (size_t)cfg->ws_send_queue_bytes,
+                .cors_origins = a->origins,
                 .capture_headers = capture},
-        .connect_timeout_ms = (unsigned)cfg.ws_connect_timeout_ms,
+        .connect_timeout_ms = (unsigned)cfg->ws_connect_timeout_ms,
         .namespaces = namespaces,
     };
     sio_handlers h = {.on_connect = gw_on_connect,
                       .on_connected = gw_on_connected,
                       .on_event = gw_on_event,
                       .on_disconnect = gw_on_disconnect};
-    g.srv = sio_server_new(&scfg, &h, &g);
-    if (!g.srv) {
+    a->g.srv = sio_server_new(&scfg, &h, &a->g);
+    if (!a->g.srv) {
         fprintf(stderr, "messaging-gateway: cannot create the Socket.IO server\n");
-        return 1;
+        return -1;
     }
-    struct lws_protocols protocols[3] = {gw_http_protocol, pgc_lws_protocol, {0}};
-    protocols[0].user = &g;
-    struct gw_loop loop;
-    if (gw_loop_init(&loop, cfg.ws_event_loop) < 0) {
+    return 0;
+}
+
+/* The event loop, the listening socket with the monitoring and database
+ * protocols beside Engine.IO's, and the token lifetimes on that loop. */
+static int start_host(struct app *a)
+{
+    struct gateway *g = &a->g;
+    a->protocols[0] = gw_http_protocol;
+    a->protocols[0].user = g;
+    a->protocols[1] = pgc_lws_protocol;
+    if (gw_loop_init(&a->loop, a->cfg.ws_event_loop) < 0) {
         fprintf(stderr, "messaging-gateway: cannot start the event loop\n");
-        return 1;
+        return -1;
     }
-    eio_host_config hcfg = {.foreign_uv_loop = gw_loop_foreign(&loop),
-                            .iface = host_addr,
-                            .port = (int)cfg.ws_port,
-                            .app_protocols = protocols,
+    eio_host_config hcfg = {.foreign_uv_loop = gw_loop_foreign(&a->loop),
+                            .iface = a->host_addr,
+                            .port = (int)a->cfg.ws_port,
+                            .app_protocols = a->protocols,
                             .app_mounts = gw_mounts,
                             .max_fds = 0};
-    eio_server *servers[] = {sio_server_engine(g.srv)};
-    g.host = eio_host_new(&hcfg, servers, 1);
-    if (!g.host) {
-        fprintf(stderr, "messaging-gateway: cannot listen on port %ld\n", cfg.ws_port);
-        sio_server_free(g.srv);
-        free(origins);
-        msg_config_free(&cfg);
-        return 1;
+    eio_server *servers[] = {sio_server_engine(g->srv)};
+    g->host = eio_host_new(&hcfg, servers, 1);
+    if (!g->host) {
+        fprintf(stderr, "messaging-gateway: cannot listen on port %ld\n", a->cfg.ws_port);
+        sio_server_free(g->srv);
+        free(a->origins);
+        msg_config_free(&a->cfg);
+        return -1;
     }
-    g.ctx = eio_host_context(g.host);
-    g.vh = eio_host_vhost(g.host);
-    if (gw_lifetime_init(&g) < 0) {
+    g->ctx = eio_host_context(g->host);
+    g->vh = eio_host_vhost(g->host);
+    if (gw_lifetime_init(g) < 0) {
         fprintf(stderr, "messaging-gateway: out of memory\n");
-        return 1;
+        return -1;
     }
+    return 0;
+}
 
-    struct pgc_hooks lh = {.on_ready = gw_on_listen_ready, .on_down = gw_on_listen_down,
-                           .on_notify = gw_on_notify, .arg = &g};
-    g.listen = pgc_new(g.ctx, g.vh, cfg.database_url, "messaging-gateway-listen", 100000, GW_DB_QUEUE_BYTES,
-                       MSG_BUS_CHANNEL, &lh);
-    int pooled = pgpool_init(&g.pool, (int)cfg.ws_db_connections);
-    for (int k = 0; pooled == 0 && k < g.pool.n; k++)
-        if (!(g.pool.c[k] = pgc_new(g.ctx, g.vh, cfg.database_url, "messaging-gateway", 4096, GW_DB_QUEUE_BYTES,
-                                    NULL, NULL)))
-            pooled = -1;
-    /* The access log's session settings (sql/040_audit.sql): via socket. */
+/* One database connection with the configured timeouts and the access
+ * log's session settings (sql/040_audit.sql: via socket); NULL when out of
+ * memory. Connecting starts once the loop runs. */
+static struct pgc *new_pgc(struct app *a, const char *name, size_t max_queue, const char *listen,
+                           const struct pgc_hooks *hooks)
+{
+    const struct msg_config *cfg = &a->cfg;
+    struct pgc *c = pgc_new(a->g.ctx, a->g.vh, cfg->database_url, name, max_queue, GW_DB_QUEUE_BYTES, listen,
+                            hooks);
+    if (!c)
+        return NULL;
     char dbopts[160];
-    msg_db_session_options(dbopts, sizeof dbopts, NULL, "socket", strcmp(cfg.audit_log, "off") != 0);
-    if (g.listen)
-        pgc_set_timeouts(g.listen, cfg.db_connect_timeout_s, cfg.db_statement_timeout_ms);
-    for (int k = 0; pooled == 0 && k < g.pool.n; k++)
-        if (g.pool.c[k])
-            pgc_set_timeouts(g.pool.c[k], cfg.db_connect_timeout_s, cfg.db_statement_timeout_ms);
-    if (g.listen && pgc_set_options(g.listen, dbopts) < 0)
-        pooled = -1;
-    for (int k = 0; pooled == 0 && k < g.pool.n; k++)
-        if (pgc_set_options(g.pool.c[k], dbopts) < 0)
-            pooled = -1;
-    if (!g.listen || pooled < 0) {
-        fprintf(stderr, "messaging-gateway: out of memory\n");
-        return 1;
+    msg_db_session_options(dbopts, sizeof dbopts, NULL, "socket", strcmp(cfg->audit_log, "off") != 0);
+    pgc_set_timeouts(c, cfg->db_connect_timeout_s, cfg->db_statement_timeout_ms);
+    if (pgc_set_options(c, dbopts) < 0) {
+        pgc_free(c);
+        return NULL;
     }
-    gw_receipts_init(&g);
-    gw_timers_start(&g);
+    return c;
+}
 
-    msg_info("gateway_listening", "port=%d instance=%s loop=%s", eio_host_port(g.host), g.instance,
-             cfg.ws_event_loop);
-    struct reload_ctx rc = {&g, config_path, &cfg, &origins};
-    gw_loop_run(&loop, g.ctx, on_reload, &rc);
+/* The delivery (LISTEN) connection and the pool for operations. */
+static int start_db(struct app *a)
+{
+    struct gateway *g = &a->g;
+    struct pgc_hooks lh = {.on_ready = gw_on_listen_ready, .on_down = gw_on_listen_down,
+                           .on_notify = gw_on_notify, .arg = g};
+    g->listen = new_pgc(a, "messaging-gateway-listen", 100000, MSG_BUS_CHANNEL, &lh);
+    int pooled = pgpool_init(&g->pool, (int)a->cfg.ws_db_connections);
+    for (int k = 0; pooled == 0 && k < g->pool.n; k++)
+        if (!(g->pool.c[k] = new_pgc(a, "messaging-gateway", 4096, NULL, NULL)))
+            pooled = -1;
+    if (!g->listen || pooled < 0) {
+        fprintf(stderr, "messaging-gateway: out of memory\n");
+        return -1;
+    }
+    return 0;
+}
 
-    msg_info("gateway_stopping", "sockets=%zu", sio_socket_count(g.srv));
-    gw_timers_stop(&g);
-    eio_wheel_stop(g.lifetimes);
-    eio_wheel_bind(g.lifetimes, NULL); /* closing sockets only cancel from here on */
-    gw_receipts_free(&g);
+/* SIGTERM: every session recorded for recovery, then everything closed. */
+static void stop(struct app *a)
+{
+    struct gateway *g = &a->g;
+    msg_info("gateway_stopping", "sockets=%zu", sio_socket_count(g->srv));
+    gw_timers_stop(g);
+    eio_wheel_stop(g->lifetimes);
+    eio_wheel_bind(g->lifetimes, NULL); /* closing sockets only cancel from here on */
+    gw_receipts_free(g);
     /* Record every session's rooms and cursors, so that its client can
      * recover on another instance or after the restart (at most 3 s). */
-    sio_foreach_socket(g.srv, close_session, &g);
-    gw_loop_drain(&loop, ops_done, &g.pool, 3000);
+    sio_foreach_socket(g->srv, close_session, g);
+    gw_loop_drain(&a->loop, ops_done, &g->pool, 3000);
     /* The database first (its callbacks may still look sockets up), then
      * every client is closed, then the rest. */
-    pgc_free(g.listen);
-    g.listen = NULL;
-    pgpool_free(&g.pool);
-    eio_host_free_with(g.host, gw_loop_settle, &loop);
-    gw_loop_close(&loop);
-    sio_server_free(g.srv);
-    gw_rooms_free(&g);
-    gw_lifetime_free(&g);
-    imap_free(&g.users);
-    gw_bus_free(&g.bus);
-    free(origins);
-    msg_config_free(&cfg);
+    pgc_free(g->listen);
+    g->listen = NULL;
+    pgpool_free(&g->pool);
+    eio_host_free_with(g->host, gw_loop_settle, &a->loop);
+    gw_loop_close(&a->loop);
+    sio_server_free(g->srv);
+    gw_rooms_free(g);
+    gw_lifetime_free(g);
+    imap_free(&g->users);
+    gw_bus_free(&g->bus);
+    free(a->origins);
+    msg_config_free(&a->cfg);
     msg_info("gateway_stopped", "%s", "");
+}
+
+int main(int argc, char **argv)
+{
+    struct app a = {0};
+    int rc = parse_args(&a, argc, argv);
+    if (rc >= 0)
+        return rc;
+    int started = msg_config_start(&a.cfg, "messaging-gateway", a.config_path, a.check);
+    if (started != 0) {
+        msg_config_free(&a.cfg);
+        return started < 0 ? 1 : 0;
+    }
+    if (a.port)
+        a.cfg.ws_port = a.port;
+    raise_fd_limit();
+    lws_set_log_level(LLL_ERR, NULL);
+    if (gateway_init(&a) < 0) {
+        msg_config_free(&a.cfg);
+        return 1;
+    }
+    if (start_socketio(&a) < 0 || start_host(&a) < 0 || start_db(&a) < 0)
+        return 1;
+    gw_receipts_init(&a.g);
+    gw_timers_start(&a.g);
+    msg_info("gateway_listening", "port=%d instance=%s loop=%s", eio_host_port(a.g.host), a.g.instance,
+             a.cfg.ws_event_loop);
+    struct reload_ctx r = {&a.g, a.config_path, &a.cfg, &a.origins};
+    gw_loop_run(&a.loop, a.g.ctx, on_reload, &r);
+    stop(&a);
     return 0;
 }

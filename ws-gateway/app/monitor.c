@@ -1,13 +1,13 @@
 /* /stats, /metrics and /health on the gateway's own port: from loopback, or
  * with the configured admin token. */
 #include <libwebsockets.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "auth.h"
 #include "gateway.h"
+#include "sbuf.h"
 
 void gw_user_add(struct gateway *g, int user_id, int delta)
 {
@@ -18,36 +18,7 @@ void gw_user_add(struct gateway *g, int user_id, int delta)
         imap_put(&g->users, user_id, n);
 }
 
-/* A growing text buffer for the answers. */
-struct out {
-    char *p;
-    size_t len, cap;
-};
-
-static void outf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void outf(struct out *o, const char *fmt, ...)
-{
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(o->p ? o->p + LWS_PRE + o->len : NULL, o->p ? o->cap - o->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-            return;
-        if (o->p && o->len + (size_t)n < o->cap) {
-            o->len += (size_t)n;
-            return;
-        }
-        size_t ncap = (o->cap ? o->cap * 2 : 4096) + (size_t)n;
-        char *np = realloc(o->p, LWS_PRE + ncap);
-        if (!np)
-            return;
-        o->p = np;
-        o->cap = ncap;
-    }
-}
-
-static void stats_json(struct gateway *g, struct out *o)
+static void stats_json(struct gateway *g, struct sbuf *o)
 {
     size_t i = 0, users = 0, multiple = 0;
     unsigned long long conns = 0;
@@ -58,19 +29,19 @@ static void stats_json(struct gateway *g, struct out *o)
         conns += (unsigned long long)n;
         multiple += n > 1;
     }
-    outf(o, "{\"connections\":%llu,\"users\":%zu,\"multipleConnections\":%zu,\"connectionDetails\":{",
+    sbuf_printf(o, "{\"connections\":%llu,\"users\":%zu,\"multipleConnections\":%zu,\"connectionDetails\":{",
          conns, users, multiple);
     i = 0;
     int first = 1;
     while (imap_next(&g->users, &i, &id, &n))
         if (n > 1) {
-            outf(o, "%s\"%d\":%ld", first ? "" : ",", id, (long)n);
+            sbuf_printf(o, "%s\"%d\":%ld", first ? "" : ",", id, (long)n);
             first = 0;
         }
-    outf(o, "},\"rooms\":%zu}", sio_room_count(g->srv, GW_NS));
+    sbuf_printf(o, "},\"rooms\":%zu}", sio_room_count(g->srv, GW_NS));
 }
 
-static void metrics_text(struct gateway *g, struct out *o)
+static void metrics_text(struct gateway *g, struct sbuf *o)
 {
     size_t i = 0, users = 0;
     unsigned long long conns = 0;
@@ -80,72 +51,72 @@ static void metrics_text(struct gateway *g, struct out *o)
         users++;
         conns += (unsigned long long)n;
     }
-    outf(o, "# HELP messaging_connections Authenticated Socket.IO connections.\n"
+    sbuf_printf(o, "# HELP messaging_connections Authenticated Socket.IO connections.\n"
             "# TYPE messaging_connections gauge\nmessaging_connections %llu\n", conns);
-    outf(o, "# HELP messaging_sockets Socket.IO sockets, authenticating ones included.\n"
+    sbuf_printf(o, "# HELP messaging_sockets Socket.IO sockets, authenticating ones included.\n"
             "# TYPE messaging_sockets gauge\nmessaging_sockets %zu\n", sio_socket_count(g->srv));
-    outf(o, "# HELP messaging_users Users with at least one connection.\n"
+    sbuf_printf(o, "# HELP messaging_users Users with at least one connection.\n"
             "# TYPE messaging_users gauge\nmessaging_users %zu\n", users);
-    outf(o, "# HELP messaging_rooms Conversation rooms held.\n"
+    sbuf_printf(o, "# HELP messaging_rooms Conversation rooms held.\n"
             "# TYPE messaging_rooms gauge\nmessaging_rooms %zu\n", sio_room_count(g->srv, GW_NS));
-    outf(o, "# HELP messaging_events_in_total Events received from clients, by name.\n"
+    sbuf_printf(o, "# HELP messaging_events_in_total Events received from clients, by name.\n"
             "# TYPE messaging_events_in_total counter\n");
     for (int k = 0; k < gw_event_count; k++)
-        outf(o, "messaging_events_in_total{event=\"%s\"} %llu\n", gw_event_names[k], g->stats.events_in[k]);
-    outf(o, "# HELP messaging_events_out_total Events sent to sockets, by name.\n"
+        sbuf_printf(o, "messaging_events_in_total{event=\"%s\"} %llu\n", gw_event_names[k], g->stats.events_in[k]);
+    sbuf_printf(o, "# HELP messaging_events_out_total Events sent to sockets, by name.\n"
             "# TYPE messaging_events_out_total counter\n");
     for (int k = 0; k < gw_event_count; k++)
-        outf(o, "messaging_events_out_total{event=\"%s\"} %llu\n", gw_event_names[k], g->stats.events_out[k]);
-    outf(o, "# HELP messaging_errors_total Errors answered to clients, by code.\n"
+        sbuf_printf(o, "messaging_events_out_total{event=\"%s\"} %llu\n", gw_event_names[k], g->stats.events_out[k]);
+    sbuf_printf(o, "# HELP messaging_errors_total Errors answered to clients, by code.\n"
             "# TYPE messaging_errors_total counter\n");
     for (int k = 1; k <= MSG_UNAVAILABLE; k++)
         if (g->stats.errors[k])
-            outf(o, "messaging_errors_total{code=\"%s\"} %llu\n", msg_code_name((enum msg_code)k), g->stats.errors[k]);
+            sbuf_printf(o, "messaging_errors_total{code=\"%s\"} %llu\n", msg_code_name((enum msg_code)k), g->stats.errors[k]);
     static const char *const le[GW_LAG_BUCKETS] = {"0.005", "0.01", "0.025", "0.05", "0.1", "0.5", "1", "+Inf"};
-    outf(o, "# HELP messaging_delivery_lag_seconds From a message's commit (sentAt) to its sending.\n"
+    sbuf_printf(o, "# HELP messaging_delivery_lag_seconds From a message's commit (sentAt) to its sending.\n"
             "# TYPE messaging_delivery_lag_seconds histogram\n");
     unsigned long long cum = 0;
     for (int b = 0; b < GW_LAG_BUCKETS; b++) {
         cum += g->stats.lag_buckets[b];
-        outf(o, "messaging_delivery_lag_seconds_bucket{le=\"%s\"} %llu\n", le[b], cum);
+        sbuf_printf(o, "messaging_delivery_lag_seconds_bucket{le=\"%s\"} %llu\n", le[b], cum);
     }
-    outf(o, "messaging_delivery_lag_seconds_sum %.6f\nmessaging_delivery_lag_seconds_count %llu\n",
+    sbuf_printf(o, "messaging_delivery_lag_seconds_sum %.6f\nmessaging_delivery_lag_seconds_count %llu\n",
          g->stats.lag_sum, g->stats.lag_count);
     unsigned long rec = pgc_reconnects(g->listen) + pgpool_reconnects(&g->pool);
     size_t pending = pgpool_pending(&g->pool);
     struct pgc_stats tx;
     pgpool_stats(&g->pool, &tx);
-    outf(o, "# HELP messaging_db_connects_total Database connections established (first ones included).\n"
+    sbuf_printf(o, "# HELP messaging_db_connects_total Database connections established (first ones included).\n"
             "# TYPE messaging_db_connects_total counter\nmessaging_db_connects_total %lu\n", rec);
-    outf(o, "# HELP messaging_db_pending Database operations waiting or in flight.\n"
+    sbuf_printf(o, "# HELP messaging_db_pending Database operations waiting or in flight.\n"
             "# TYPE messaging_db_pending gauge\nmessaging_db_pending %zu\n", pending);
-    outf(o, "# HELP messaging_db_up 1 when the delivery (LISTEN) connection is up.\n"
+    sbuf_printf(o, "# HELP messaging_db_up 1 when the delivery (LISTEN) connection is up.\n"
             "# TYPE messaging_db_up gauge\nmessaging_db_up %d\n", pgc_is_ready(g->listen));
-    outf(o, "# TYPE messaging_catchups_total counter\nmessaging_catchups_total %llu\n", g->stats.catchups);
-    outf(o, "# TYPE messaging_notifications_total counter\nmessaging_notifications_total %llu\n",
+    sbuf_printf(o, "# TYPE messaging_catchups_total counter\nmessaging_catchups_total %llu\n", g->stats.catchups);
+    sbuf_printf(o, "# TYPE messaging_notifications_total counter\nmessaging_notifications_total %llu\n",
          g->stats.notifications);
-    outf(o, "# TYPE messaging_doorbells_sent_total counter\nmessaging_doorbells_sent_total %llu\n",
+    sbuf_printf(o, "# TYPE messaging_doorbells_sent_total counter\nmessaging_doorbells_sent_total %llu\n",
          g->stats.doorbells_sent);
-    outf(o, "# TYPE messaging_connects_refused_total counter\nmessaging_connects_refused_total %llu\n",
+    sbuf_printf(o, "# TYPE messaging_connects_refused_total counter\nmessaging_connects_refused_total %llu\n",
          g->stats.refused_connects);
-    outf(o, "# HELP messaging_catchup_rooms_total Rooms read in catch-up reads (the cost of doorbells).\n"
+    sbuf_printf(o, "# HELP messaging_catchup_rooms_total Rooms read in catch-up reads (the cost of doorbells).\n"
             "# TYPE messaging_catchup_rooms_total counter\nmessaging_catchup_rooms_total %llu\n",
          g->stats.catchup_rooms);
-    outf(o, "# HELP messaging_db_transactions_total Transactions sent on the operation connections.\n"
+    sbuf_printf(o, "# HELP messaging_db_transactions_total Transactions sent on the operation connections.\n"
             "# TYPE messaging_db_transactions_total counter\nmessaging_db_transactions_total %llu\n",
          tx.transactions);
-    outf(o, "# HELP messaging_db_group_commits_total Transactions that committed several writes.\n"
+    sbuf_printf(o, "# HELP messaging_db_group_commits_total Transactions that committed several writes.\n"
             "# TYPE messaging_db_group_commits_total counter\nmessaging_db_group_commits_total %llu\n",
          tx.batches);
-    outf(o, "# HELP messaging_db_group_commit_writes_total Writes committed in those.\n"
+    sbuf_printf(o, "# HELP messaging_db_group_commit_writes_total Writes committed in those.\n"
             "# TYPE messaging_db_group_commit_writes_total counter\nmessaging_db_group_commit_writes_total %llu\n",
          tx.batched);
-    outf(o, "# HELP messaging_db_group_rollbacks_total Group commits rolled back and sent again.\n"
+    sbuf_printf(o, "# HELP messaging_db_group_rollbacks_total Group commits rolled back and sent again.\n"
             "# TYPE messaging_db_group_rollbacks_total counter\nmessaging_db_group_rollbacks_total %llu\n",
          tx.rollbacks);
-    outf(o, "# TYPE messaging_safety_net_catches_total counter\nmessaging_safety_net_catches_total %llu\n",
+    sbuf_printf(o, "# TYPE messaging_safety_net_catches_total counter\nmessaging_safety_net_catches_total %llu\n",
          g->stats.net_catches);
-    outf(o, "# TYPE messaging_revoked_disconnects_total counter\nmessaging_revoked_disconnects_total %llu\n",
+    sbuf_printf(o, "# TYPE messaging_revoked_disconnects_total counter\nmessaging_revoked_disconnects_total %llu\n",
          g->stats.revoked);
 }
 
@@ -169,14 +140,18 @@ static int allowed(struct gateway *g, struct lws *wsi)
     return t && diff == 0;
 }
 
-static int respond(struct lws *wsi, int status, const char *type, struct out *o)
+/* Sends the body written in o after the LWS_PRE bytes it starts with. */
+static int respond(struct lws *wsi, int status, const char *type, struct sbuf *o)
 {
+    if (!sbuf_ok(o))
+        return -1; /* out of memory: the connection is closed */
+    size_t len = o->len - LWS_PRE;
     unsigned char hbuf[LWS_PRE + 512], *start = hbuf + LWS_PRE, *p = start, *end = hbuf + sizeof hbuf - 1;
-    if (lws_add_http_common_headers(wsi, (unsigned)status, type, o->len, &p, end) ||
+    if (lws_add_http_common_headers(wsi, (unsigned)status, type, len, &p, end) ||
         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL, (const unsigned char *)"no-store", 8, &p, end) ||
         lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
-    if (o->len && lws_write(wsi, (unsigned char *)o->p + LWS_PRE, o->len, LWS_WRITE_HTTP_FINAL) != (int)o->len)
+    if (len && lws_write(wsi, (unsigned char *)o->p + LWS_PRE, len, LWS_WRITE_HTTP_FINAL) != (int)len)
         return -1;
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
@@ -199,13 +174,16 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     struct gateway *g = lws_get_protocol(wsi)->user;
     char uri[64] = "";
     lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
-    struct out o = {0};
+    /* lws_write() wants LWS_PRE bytes of its own before the body. */
+    struct sbuf o;
+    sbuf_init(&o);
+    sbuf_printf(&o, "%*s", LWS_PRE, "");
     int rc;
     if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
-        outf(&o, "{\"error\":{\"code\":\"method_not_allowed\",\"message\":\"Method not allowed\"}}");
+        sbuf_printf(&o, "{\"error\":{\"code\":\"method_not_allowed\",\"message\":\"Method not allowed\"}}");
         rc = respond(wsi, 405, "application/json; charset=utf-8", &o);
     } else if (!allowed(g, wsi)) {
-        outf(&o, "{\"error\":{\"code\":\"forbidden\",\"message\":\"Monitoring is available from loopback or with the admin token\"}}");
+        sbuf_printf(&o, "{\"error\":{\"code\":\"forbidden\",\"message\":\"Monitoring is available from loopback or with the admin token\"}}");
         rc = respond(wsi, 403, "application/json; charset=utf-8", &o);
     } else if (!strcmp(uri, "/stats")) {
         stats_json(g, &o);
@@ -215,13 +193,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         rc = respond(wsi, 200, "text/plain; version=0.0.4", &o);
     } else if (!strcmp(uri, "/health")) {
         int up = pgc_is_ready(g->listen) && gw_db(g) != NULL;
-        outf(&o, up ? "{\"status\":\"ok\"}" : "{\"status\":\"unavailable\",\"error\":{\"code\":\"unavailable\",\"message\":\"Database unavailable\"}}");
+        sbuf_printf(&o, up ? "{\"status\":\"ok\"}" : "{\"status\":\"unavailable\",\"error\":{\"code\":\"unavailable\",\"message\":\"Database unavailable\"}}");
         rc = respond(wsi, up ? 200 : 503, "application/json; charset=utf-8", &o);
     } else {
-        outf(&o, "{\"error\":{\"code\":\"not_found\",\"message\":\"Not found\"}}");
+        sbuf_printf(&o, "{\"error\":{\"code\":\"not_found\",\"message\":\"Not found\"}}");
         rc = respond(wsi, 404, "application/json; charset=utf-8", &o);
     }
-    free(o.p);
+    sbuf_free(&o);
     return rc;
 }
 

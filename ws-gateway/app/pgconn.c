@@ -17,8 +17,7 @@ enum state { ST_DOWN, ST_CONNECTING, ST_SETUP, ST_READY };
 
 struct item {
     struct item *next;
-    enum msg_op op;        /* MSG_OP_COUNT: a plain query */
-    char *sql;             /* plain query text, owned */
+    enum msg_op op;        /* MSG_OP_COUNT: a set-up query (sent by start_setup) */
     int nparams;
     char **params;         /* owned copies */
     pgc_result_cb cb;
@@ -66,7 +65,6 @@ static void item_free(struct item *it)
         for (int i = 0; i < it->nparams; i++)
             free(it->params[i]);
     free(it->params);
-    free(it->sql);
     PQclear(it->res);
     free(it);
 }
@@ -163,11 +161,8 @@ static void flush(struct pgc *c)
 
 static int send_query(struct pgc *c, struct item *it)
 {
-    if (it->op < MSG_OP_COUNT)
-        return PQsendQueryPrepared(c->conn, msg_ops[it->op].name, it->nparams,
-                                   (const char *const *)it->params, NULL, NULL, 0);
-    return PQsendQueryParams(c->conn, it->sql, it->nparams, NULL, (const char *const *)it->params, NULL,
-                             NULL, 0);
+    return PQsendQueryPrepared(c->conn, msg_ops[it->op].name, it->nparams, (const char *const *)it->params,
+                               NULL, NULL, 0);
 }
 
 static void push(struct item **head, struct item **tail, struct item *it)
@@ -580,10 +575,11 @@ void pgc_free(struct pgc *c)
     free(c);
 }
 
-static int enqueue(struct pgc *c, enum msg_op op, const char *sql, int nparams,
-                   const char *const *params, int key, pgc_result_cb cb, void *arg)
+static int enqueue(struct pgc *c, enum msg_op op, const char *const *params, int key, pgc_result_cb cb,
+                   void *arg)
 {
-    size_t bytes = sql ? strlen(sql) : 0;
+    int nparams = msg_ops[op].nparams;
+    size_t bytes = 0;
     for (int i = 0; i < nparams; i++)
         bytes += params[i] ? strlen(params[i]) + 1 : 0;
     if (c->st != ST_READY || c->queued >= c->max_queue || c->bytes + bytes > c->max_bytes)
@@ -595,12 +591,10 @@ static int enqueue(struct pgc *c, enum msg_op op, const char *sql, int nparams,
     it->nparams = nparams;
     it->cb = cb;
     it->arg = arg;
-    it->batch = op < MSG_OP_COUNT && msg_ops[op].batch;
+    it->batch = msg_ops[op].batch;
     it->key = key;
     it->seq = ++c->seq;
     it->bytes = bytes;
-    if (sql && !(it->sql = strdup(sql)))
-        goto oom;
     if (nparams > 0) {
         it->params = calloc((size_t)nparams, sizeof *it->params);
         if (!it->params)
@@ -624,19 +618,13 @@ oom:
 
 int pgc_op(struct pgc *c, enum msg_op op, const char *const *params, pgc_result_cb cb, void *arg)
 {
-    return enqueue(c, op, NULL, msg_ops[op].nparams, params, INT_MAX, cb, arg);
+    return enqueue(c, op, params, INT_MAX, cb, arg);
 }
 
 int pgc_write(struct pgc *c, enum msg_op op, int conversation, const char *const *params,
               pgc_result_cb cb, void *arg)
 {
-    return enqueue(c, op, NULL, msg_ops[op].nparams, params, conversation, cb, arg);
-}
-
-int pgc_query(struct pgc *c, const char *sql, int nparams, const char *const *params,
-              pgc_result_cb cb, void *arg)
-{
-    return enqueue(c, MSG_OP_COUNT, sql, nparams, params, INT_MAX, cb, arg);
+    return enqueue(c, op, params, conversation, cb, arg);
 }
 
 int pgc_is_ready(const struct pgc *c) { return c->st == ST_READY; }

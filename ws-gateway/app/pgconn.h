@@ -53,12 +53,10 @@ void pgc_set_timeouts(struct pgc *c, long connect_timeout_s, long statement_time
  * the loop runs, to apply to the first connection too. */
 int pgc_set_options(struct pgc *c, const char *options);
 
-/* Queues an operation of shared/ops.h (prepared on connect) or a query.
- * Params are copied. Returns 0, or -1 when the connection is down or the
- * queue is full (cb is then not called). */
+/* Queues an operation of shared/ops.h (prepared on connect). Params are
+ * copied. Returns 0, or -1 when the connection is down or the queue is full
+ * (cb is then not called). */
 int pgc_op(struct pgc *c, enum msg_op op, const char *const *params, pgc_result_cb cb, void *arg);
-int pgc_query(struct pgc *c, const char *sql, int nparams, const char *const *params,
-              pgc_result_cb cb, void *arg);
 /* Group commit: the operations with msg_ops[op].batch queued in one loop
  * turn are sent as one transaction (at most 64), ordered by `conversation`
  * (their lock) and otherwise as queued; each callback gets its own result,

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "msg_limits.h"
 #include "random.h"
+#include "replay.h"
 #include "sbuf.h"
 
 #define RESTORE_LIMIT MSG_RECOVERY_REPLAY_MAX
@@ -80,7 +81,7 @@ static uint64_t pid_key(const char *pid)
 
 static void fire(struct gateway *g, struct gw_client *c, enum msg_op op, const char *const *params)
 {
-    struct pgc *db = c->pid[0] ? gw_db_for(g, pid_key(c->pid)) : gw_db_for(g, c->sid);
+    struct pgc *db = c->pid[0] ? gw_db_for(g, pid_key(c->pid)) : gw_db_for(g, c->socket_id);
     gw_op_counted(g, c, db, op, params, 0); /* in its share, never refused */
 }
 
@@ -182,7 +183,7 @@ static void refuse_connect(struct gateway *g, sio_socket *s, struct gw_client *c
 
 struct opening {
     struct gateway *g;
-    uint64_t sid;
+    uint64_t socket_id;
     char pid[sizeof ((struct gw_client *)0)->pid];
 };
 
@@ -193,7 +194,7 @@ static void session_opened(void *arg, PGresult *res)
 {
     struct opening *o = arg;
     struct gateway *g = o->g;
-    sio_socket *s = sio_socket_find(g->srv, o->sid);
+    sio_socket *s = sio_socket_find(g->srv, o->socket_id);
     struct gw_client *c = s ? sio_socket_user(s) : NULL;
     int ok = res && PQresultStatus(res) == PGRES_TUPLES_OK;
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -239,7 +240,7 @@ static void start_fresh(struct gateway *g, sio_socket *s, struct gw_client *c)
         return;
     }
     o->g = g;
-    o->sid = c->sid;
+    o->socket_id = c->socket_id;
     char uid[16];
     snprintf(uid, sizeof uid, "%d", c->user_id);
     const char *params[] = {o->pid, uid, g->instance};
@@ -254,58 +255,15 @@ static void start_fresh(struct gateway *g, sio_socket *s, struct gw_client *c)
 
 struct restore {
     struct gateway *g;
-    uint64_t sid;
+    uint64_t socket_id;
     int n;
     int *rooms;
 };
 
-/* Parses "{1,2,NULL}" into at most max values (NULL -> -1). */
-static int parse_array(const char *s, long long *out, int max)
+/* Of the n events missed (res), what the rooms here were sent before this
+ * socket came back: to it alone. */
+static void send_missed(struct gateway *g, sio_socket *s, PGresult *res, int n)
 {
-    int n = 0;
-    if (!s || *s++ != '{')
-        return -1;
-    while (*s && *s != '}' && n < max) {
-        if (!strncmp(s, "NULL", 4)) {
-            out[n++] = -1;
-            s += 4;
-        } else {
-            char *end;
-            out[n++] = strtoll(s, &end, 10);
-            if (end == s)
-                return -1;
-            s = end;
-        }
-        if (*s == ',')
-            s++;
-    }
-    return n;
-}
-
-static void restored_events(void *arg, PGresult *res)
-{
-    struct restore *r = arg;
-    struct gateway *g = r->g;
-    sio_socket *s = sio_socket_find(g->srv, r->sid);
-    struct gw_client *c = s ? sio_socket_user(s) : NULL;
-    if (!c) {
-        free(r->rooms);
-        free(r);
-        return;
-    }
-    int n = res && PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : -1;
-    if (n < 0 || n >= RESTORE_LIMIT) {
-        /* Too much missed (or no answer): a fresh session; the client
-         * catches up through REST. */
-        msg_info("recovery_refused", "user=%d reason=%s", c->user_id, n < 0 ? "database" : "too_many_events");
-        start_fresh(g, s, c);
-        free(r->rooms);
-        free(r);
-        return;
-    }
-    snprintf(c->pid, sizeof c->pid, "%s", c->restore_pid);
-    sio_accept_pid(s, c->pid); /* on_connected: connection_established */
-    /* What the rooms here were sent before this socket came back: to it alone. */
     for (int i = 0; i < n; i++) {
         long long id = atoll(PQgetvalue(res, i, 0));
         struct gw_conv *cv = (struct gw_conv *)imap_get(&g->convs, atoi(PQgetvalue(res, i, 1)));
@@ -320,6 +278,45 @@ static void restored_events(void *arg, PGresult *res)
             g->stats.events_out[gw_event_index(kind)]++;
         sbuf_free(&b);
     }
+}
+
+static void restore_free(struct restore *r)
+{
+    free(r->rooms);
+    free(r);
+}
+
+/* The client a restore is for, or NULL (and r freed) when its socket went
+ * meanwhile. */
+static struct gw_client *restore_client(struct restore *r, sio_socket **s)
+{
+    *s = sio_socket_find(r->g->srv, r->socket_id);
+    struct gw_client *c = *s ? sio_socket_user(*s) : NULL;
+    if (!c)
+        restore_free(r);
+    return c;
+}
+
+static void restored_events(void *arg, PGresult *res)
+{
+    struct restore *r = arg;
+    struct gateway *g = r->g;
+    sio_socket *s;
+    struct gw_client *c = restore_client(r, &s);
+    if (!c)
+        return;
+    int n = res && PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : -1;
+    if (n < 0 || n >= RESTORE_LIMIT) {
+        /* Too much missed (or no answer): a fresh session; the client
+         * catches up through REST. */
+        msg_info("recovery_refused", "user=%d reason=%s", c->user_id, n < 0 ? "database" : "too_many_events");
+        start_fresh(g, s, c);
+        restore_free(r);
+        return;
+    }
+    snprintf(c->pid, sizeof c->pid, "%s", c->restore_pid);
+    sio_accept_pid(s, c->pid); /* on_connected: connection_established */
+    send_missed(g, s, res, n);
     /* Back in its rooms; what the rooms have not been sent yet goes to the
      * room as usual, this socket included. */
     for (int i = 0; i < r->n; i++) {
@@ -333,8 +330,7 @@ static void restored_events(void *arg, PGresult *res)
                    PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3));
     g->stats.recovered++;
     msg_info("recovered", "user=%d rooms=%d missed=%d", c->user_id, r->n, n);
-    free(r->rooms);
-    free(r);
+    restore_free(r);
 }
 
 static long long json_ll(json_object *o, int key)
@@ -345,89 +341,86 @@ static long long json_ll(json_object *o, int key)
     return o && json_object_object_get_ex(o, k, &v) ? (long long)json_object_get_int64(v) : -1;
 }
 
-static void session_found(void *arg, PGresult *res)
+/* The rooms of the session's record into r->rooms (each held: its cursor
+ * is read before the events replayed), and for each the event id after
+ * which it is replayed, as PostgreSQL arrays. -1 when the record is bad or
+ * out of memory. */
+static int plan_rooms(struct gateway *g, struct restore *r, json_object *joined, json_object *sent,
+                      long long offset, bool in_log, struct sbuf *convs, struct sbuf *afters)
 {
-    struct restore *r = arg;
-    struct gateway *g = r->g;
-    sio_socket *s = sio_socket_find(g->srv, r->sid);
-    struct gw_client *c = s ? sio_socket_user(s) : NULL;
-    if (!c) {
-        free(r);
-        return;
-    }
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        msg_info("recovery_refused", "user=%d reason=%s", c->user_id, res ? "unknown_or_expired" : "database");
-        start_fresh(g, s, c);
-        free(r);
-        return;
-    }
-    json_object *joined = json_tokener_parse(PQgetvalue(res, 0, 0));
-    json_object *sent = PQgetisnull(res, 0, 1) ? NULL : json_tokener_parse(PQgetvalue(res, 0, 1));
-    long long log[GW_RING];
-    int nlog = PQgetisnull(res, 0, 2) ? -1 : parse_array(PQgetvalue(res, 0, 2), log, GW_RING);
     int nr = joined && json_object_is_type(joined, json_type_object) ? json_object_object_length(joined) : -1;
-    long long x = c->restore_offset;
-    /* Where the offset is in the send log: what follows was not received. */
-    int at = -1;
-    for (int i = 0; x >= 0 && i < nlog; i++)
-        if (log[i] == x)
-            at = i;
-    struct sbuf convs, afters, ids;
-    sbuf_init(&convs);
-    sbuf_init(&afters);
-    sbuf_init(&ids);
-    r->rooms = calloc((size_t)(nr > 0 ? nr : 1), sizeof *r->rooms);
-    if (nr < 0 || !r->rooms) {
-        json_object_put(joined);
-        json_object_put(sent);
-        free(r->rooms);
-        free(r);
-        start_fresh(g, s, c);
-        return;
-    }
-    sbuf_puts(&convs, "{");
-    sbuf_puts(&afters, "{");
+    if (nr < 0 || !(r->rooms = calloc((size_t)(nr > 0 ? nr : 1), sizeof *r->rooms)))
+        return -1;
+    sbuf_puts(convs, "{");
+    sbuf_puts(afters, "{");
     r->n = 0;
     json_object_object_foreach(joined, key, val)
     {
         int conv = atoi(key);
         long long j = (long long)json_object_get_int64(val); /* the room when joined */
         long long d = json_object_is_type(sent, json_type_object) ? json_ll(sent, conv) : -1;
-        long long after;
-        if (x < 0)
-            after = j;                       /* nothing received since connecting */
-        else if (at >= 0 && d >= 0)
-            after = d;                       /* the log names what was lost; then what the room was not sent */
-        else if (d >= 0)
-            after = x < d ? x : d;           /* the offset fell out of the log */
-        else
-            after = x;                       /* no record of the disconnection (crash) */
-        if (after < j)
-            after = j;
         r->rooms[r->n++] = conv;
-        sbuf_printf(&convs, "%s%d", r->n > 1 ? "," : "", conv);
-        sbuf_printf(&afters, "%s%lld", r->n > 1 ? "," : "", after);
-        gw_hold(g, conv); /* its cursor is read before the events below */
+        sbuf_printf(convs, "%s%d", r->n > 1 ? "," : "", conv);
+        sbuf_printf(afters, "%s%lld", r->n > 1 ? "," : "", gw_replay_after(offset, in_log, j, d));
+        gw_hold(g, conv);
     }
-    sbuf_puts(&convs, "}");
-    sbuf_puts(&afters, "}");
-    sbuf_puts(&ids, "{");
-    for (int i = at + 1; at >= 0 && i < nlog; i++)
-        sbuf_printf(&ids, "%s%lld", ids.len > 1 ? "," : "", log[i]);
-    sbuf_puts(&ids, "}");
+    sbuf_puts(convs, "}");
+    sbuf_puts(afters, "}");
+    return 0;
+}
+
+/* Asks for the events missed, from the session's record (res): the ones
+ * the send log names after the offset, and each room's after its mark.
+ * Returns -1 when nothing was sent (r stays the caller's). */
+static int ask_replay(struct gateway *g, struct restore *r, PGresult *res, long long offset)
+{
+    json_object *joined = json_tokener_parse(PQgetvalue(res, 0, 0));
+    json_object *sent = PQgetisnull(res, 0, 1) ? NULL : json_tokener_parse(PQgetvalue(res, 0, 1));
+    long long log[GW_RING];
+    int nlog = PQgetisnull(res, 0, 2) ? -1 : gw_replay_parse_array(PQgetvalue(res, 0, 2), log, GW_RING);
+    int at = gw_replay_log_index(log, nlog, offset);
+    struct sbuf convs, afters, ids;
+    sbuf_init(&convs);
+    sbuf_init(&afters);
+    sbuf_init(&ids);
+    int rc = plan_rooms(g, r, joined, sent, offset, at >= 0, &convs, &afters);
+    if (rc == 0) {
+        sbuf_puts(&ids, "{");
+        for (int i = at + 1; at >= 0 && i < nlog; i++)
+            sbuf_printf(&ids, "%s%lld", ids.len > 1 ? "," : "", log[i]);
+        sbuf_puts(&ids, "}");
+        char lim[16];
+        snprintf(lim, sizeof lim, "%d", RESTORE_LIMIT);
+        const char *params[] = {ids.p, convs.p, afters.p, lim};
+        if (!sbuf_ok(&convs) || !sbuf_ok(&afters) || !sbuf_ok(&ids) ||
+            pgc_op(g->listen, MSG_OP_SESSION_REPLAY, params, restored_events, r) < 0)
+            rc = -1;
+    }
     json_object_put(joined);
     json_object_put(sent);
-    char lim[16];
-    snprintf(lim, sizeof lim, "%d", RESTORE_LIMIT);
-    const char *params[] = {ids.p, convs.p, afters.p, lim};
-    int ok = sbuf_ok(&convs) && sbuf_ok(&afters) && sbuf_ok(&ids) &&
-             pgc_op(g->listen, MSG_OP_SESSION_REPLAY, params, restored_events, r) == 0;
     sbuf_free(&convs);
     sbuf_free(&afters);
     sbuf_free(&ids);
-    if (!ok) {
-        free(r->rooms);
-        free(r);
+    return rc;
+}
+
+/* The session's record (messaging.sessions), or nothing: a fresh session. */
+static void session_found(void *arg, PGresult *res)
+{
+    struct restore *r = arg;
+    struct gateway *g = r->g;
+    sio_socket *s;
+    struct gw_client *c = restore_client(r, &s);
+    if (!c)
+        return;
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        msg_info("recovery_refused", "user=%d reason=%s", c->user_id, res ? "unknown_or_expired" : "database");
+        start_fresh(g, s, c);
+        restore_free(r);
+        return;
+    }
+    if (ask_replay(g, r, res, c->restore_offset) < 0) {
+        restore_free(r);
         start_fresh(g, s, c);
     }
 }
@@ -446,7 +439,7 @@ void gw_session_start(struct gateway *g, sio_socket *s, struct gw_client *c)
         return;
     }
     r->g = g;
-    r->sid = c->sid;
+    r->socket_id = c->socket_id;
     char uid[16], max[24];
     snprintf(uid, sizeof uid, "%d", c->user_id);
     snprintf(max, sizeof max, "%ld", g->cfg->recovery_max_disconnection_ms);

@@ -88,7 +88,6 @@ const eio_config *eio_server_config(const eio_server *srv);
  * origins (copied), max_payload and send_queue_max (0: unchanged). The ping
  * timings and paths stay: clients were told them at their handshake. */
 int eio_server_reconfigure(eio_server *srv, const eio_config *cfg);
-size_t eio_server_session_count(const eio_server *srv);
 /* The lws context serving this server (NULL until a host binds it): for
  * timers (lws_sul_schedule) on the same loop. */
 struct lws_context *eio_server_context(const eio_server *srv);

@@ -3,11 +3,12 @@
  * application (see eio.h).
  *
  * Files: eio_codec.c (wire codecs), eio_buf.c (shared message buffers and
- * the per-session queue), eio_session.c (session table, lifecycle,
- * heartbeat, upgrade state), eio_http.c (request parsing, CORS, HTTP
- * responses), eio_polling.c (long-polling GET/POST), eio_websocket.c
- * (WebSocket transport and probe), eio_host.c (lws context, vhost, the
- * protocol callback and its hardening).
+ * buffer growth), eio_session.c (session table, lifecycle, heartbeat, the
+ * per-session send queue, upgrade state), eio_http.c (request parsing,
+ * CORS, HTTP responses), eio_polling.c (long-polling GET/POST),
+ * eio_websocket.c (WebSocket transport and probe), eio_host.c (lws context,
+ * vhost, the protocol callback and its hardening), eio_hash.c (the sid
+ * table's hash), eio_wheel.c (the heartbeats' timer wheel).
  */
 #ifndef EIO_INTERNAL_H
 #define EIO_INTERNAL_H
@@ -83,7 +84,6 @@ struct eio_server {
 	struct lws_context *ctx;
 	eio_htab sessions;
 	struct eio_session *all, *reap;
-	size_t count;
 	lws_sorted_usec_list_t reap_sul;
 	struct eio_wheel wheel; /* the sessions' heartbeats */
 	char *strs; /* copies of the config strings */

@@ -11,8 +11,8 @@
 
 /* --- server ------------------------------------------------------------ */
 
-/* Copies a NULL-terminated string array into one allocation appended to
- * *pool. Returns the copy (inside the pool) or NULL for NULL. */
+/* The bytes strv_copy() takes from a pool for v (0 for NULL): the pointer
+ * array, its NULL, and the strings. */
 static size_t strv_size(const char *const *v)
 {
 	size_t n = 0, sz = sizeof(char *);
@@ -24,6 +24,8 @@ static size_t strv_size(const char *const *v)
 	return sz;
 }
 
+/* Copies a NULL-terminated string array into *pool (sized with
+ * strv_size()) and moves *pool past it. Returns the copy, or NULL for NULL. */
 static const char *const *strv_copy(const char *const *v, char **pool)
 {
 	size_t n = 0;
@@ -153,11 +155,6 @@ const eio_config *eio_server_config(const eio_server *srv)
 	return &srv->cfg;
 }
 
-size_t eio_server_session_count(const eio_server *srv)
-{
-	return srv->count;
-}
-
 struct lws_context *eio_server_context(const eio_server *srv)
 {
 	return srv->ctx;
@@ -285,7 +282,6 @@ eio_session *eio_session_create(eio_server *srv, int transport, char *info)
 	if (srv->all)
 		srv->all->prev = s;
 	srv->all = s;
-	srv->count++;
 	*s->qtail = NULL;
 	eio_session_queue(s, b, 1);
 	eio_buf_unref(b);
@@ -348,7 +344,6 @@ void eio_session_close_reason(eio_session *s, const char *reason, int by_client)
 		srv->all = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
-	srv->count--;
 	s->prev = NULL;
 	s->next = srv->reap;
 	srv->reap = s;

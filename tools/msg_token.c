@@ -8,6 +8,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "validate.h"
 
 int main(int argc, char **argv)
 {
