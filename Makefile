@@ -72,10 +72,10 @@ $(TOKEN_BIN): $(B)/shared/msg_token_main.o $(LIBMSG)
 	@echo "  LD $@"
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
-$(B)/t/unit/%: t/unit/%.c $(LIBMSG)
+$(B)/t/unit/%: t/unit/%.c t/lib/check.h $(LIBMSG)
 	@mkdir -p $(dir $@)
 	@echo "  LD $@"
-	$(Q)$(CC) $(CFLAGS_ALL) -It/unit -o $@ $< $(LIBMSG) $(LDFLAGS_ALL) $(PKG_LIBS)
+	$(Q)$(CC) $(CFLAGS_ALL) -It/lib -o $@ $< $(LIBMSG) $(LDFLAGS_ALL) $(PKG_LIBS)
 
 # The gateway and its protocol layers bring their own rules.
 -include ws-gateway/protocol.mk
