@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static int check_passed, check_failed;
 
@@ -37,6 +38,28 @@ static inline void check_int_(long long a, long long b, const char *file, int li
         fprintf(stderr, "  got %lld, want %lld\n", a, b);
 }
 #define CHECK_INT(a, b) check_int_((long long)(a), (long long)(b), __FILE__, __LINE__, #a " == " #b)
+
+/* What fn(arg) wrote to fd (STDOUT_FILENO, STDERR_FILENO), NUL-terminated
+ * in buf; returns its length. For code that writes where a caller cannot
+ * pass a stream (logs, CGI answers). */
+static inline size_t check_capture(int fd, void (*fn)(void *), void *arg, char *buf, size_t cap)
+{
+    fflush(NULL);
+    FILE *f = tmpfile();
+    int saved = dup(fd);
+    if (!f || saved < 0)
+        return 0;
+    dup2(fileno(f), fd);
+    fn(arg);
+    fflush(NULL);
+    dup2(saved, fd);
+    close(saved);
+    rewind(f);
+    size_t n = fread(buf, 1, cap - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return n;
+}
 
 static inline int check_report(const char *name)
 {

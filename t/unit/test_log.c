@@ -6,32 +6,22 @@
 #include "check.h"
 #include "log.h"
 
-/* What the log wrote to stderr while fn ran. buf: at least 4096 bytes. */
-static size_t captured(void (*fn)(void), char *buf, size_t cap)
+/* What the log wrote to stderr while fn ran. */
+static size_t captured(void (*fn)(void *), char *buf, size_t cap)
 {
-    FILE *f = tmpfile();
-    int saved = dup(STDERR_FILENO);
-    dup2(fileno(f), STDERR_FILENO);
-    fn();
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    rewind(f);
-    size_t n = fread(buf, 1, cap - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return n;
+    return check_capture(STDERR_FILENO, fn, NULL, buf, cap);
 }
 
-static void info_line(void) { msg_info("unit_event", "user=%d conv=%s", 7, "x"); }
-static void filtered(void)
+static void info_line(void *unused) { msg_info("unit_event", "user=%d conv=%s", 7, "x"); }
+static void filtered(void *unused)
 {
     msg_debug("hidden", "a=1");
     msg_info("hidden", "a=2");
     msg_warn("shown", "a=3");
 }
-static void newlines(void) { msg_err("nl", "reason=%s", "a\nb\rc"); }
-static void no_fields(void) { msg_warn("bare", NULL); }
-static void too_long(void)
+static void newlines(void *unused) { msg_err("nl", "reason=%s", "a\nb\rc"); }
+static void no_fields(void *unused) { msg_warn("bare", NULL); }
+static void too_long(void *unused)
 {
     char big[3000];
     memset(big, 'v', sizeof big - 1);
