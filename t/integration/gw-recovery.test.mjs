@@ -324,6 +324,20 @@ async function recoveryCase(t, {
   }
 }
 
+/**
+ * A pair, and the patient's recovering client on url in their room, having
+ * received one message m1 from the doctor: {patient, doctor, conv, p, m1}.
+ */
+async function inRoomWithOne(url, { delay, label }) {
+  const { patient, doctor, conversationId: conv } = await pairWithConversation();
+  const p = recoveringClient(url, tokenFor(patient), { delay, label });
+  await p.ready();
+  await p.join(conv);
+  const m1 = await rest(conv, doctor, 'avant');
+  await p.waitFor('new_message', (x) => x.message.id === m1);
+  return { patient, doctor, conv, p, m1 };
+}
+
 /** The disconnection a case's drop caused: its reason must be `want` (or, with `not`, anything but). */
 async function disconnectedWith(p, { want, not }) {
   const reason = await nthDisconnect(p);
@@ -555,13 +569,8 @@ describe('disconnection longer than recovery_max_disconnection_ms (own gateway, 
   });
 
   test('0.3 s away: recovered; 3.5 s away: fresh session, no rooms, catch-up through REST ?after=', { timeout: 30000 }, async () => {
-    const { patient, doctor, conversationId: conv } = await pairWithConversation();
-    const p = recoveringClient(proxy.url, tokenFor(patient), { delay: 200, label: 'patient via proxy, 2 s limit' });
+    const { patient, doctor, conv, p, m1 } = await inRoomWithOne(proxy.url, { delay: 200, label: 'patient via proxy, 2 s limit' });
     try {
-      await p.ready();
-      await p.join(conv);
-      const m1 = await rest(conv, doctor, 'avant');
-      await p.waitFor('new_message', (x) => x.message.id === m1);
 
       // Within the limit: recovered (the limit is what makes the difference below).
       let mark = p.mark();
@@ -617,14 +626,9 @@ describe('disconnection longer than recovery_max_disconnection_ms (own gateway, 
 
 describe('the token is checked again at the reconnection', () => {
   test('refreshed token: recovered; expired token: refused ("Token expired"), nothing delivered; valid again: recovered', { timeout: 30000 }, async () => {
-    const { patient, doctor, conversationId: conv } = await pairWithConversation();
+    const { patient, doctor, conv, p, m1 } = await inRoomWithOne(WS_URL, { delay: 1000, label: 'patient gw1, tokens' });
     const d = await connectJoined(WS_URL2, tokenFor(doctor), conv, { transport: 'websocket', label: 'doctor gw2' });
-    const p = recoveringClient(WS_URL, tokenFor(patient), { delay: 1000, label: 'patient gw1, tokens' });
     try {
-      await p.ready();
-      await p.join(conv);
-      const m1 = await rest(conv, doctor, 'avant');
-      await p.waitFor('new_message', (x) => x.message.id === m1);
 
       // A refreshed token (the client resends its auth object): recovered.
       let mark = p.mark();
@@ -669,14 +673,9 @@ describe('the token is checked again at the reconnection', () => {
   });
 
   test('another user\'s token with the pid: a fresh session, none of the first user\'s rooms or events', { timeout: 30000 }, async () => {
-    const { patient, doctor, conversationId: conv } = await pairWithConversation();
     const other = await createPatient('Autre', 'Patient');
-    const p = recoveringClient(WS_URL, tokenFor(patient), { delay: 1000, label: 'patient gw1, token swapped' });
+    const { doctor, conv, p } = await inRoomWithOne(WS_URL, { delay: 1000, label: 'patient gw1, token swapped' });
     try {
-      await p.ready();
-      await p.join(conv);
-      const m1 = await rest(conv, doctor, 'avant');
-      await p.waitFor('new_message', (x) => x.message.id === m1);
       const mark = p.mark();
       p.socket.auth.token = tokenFor(other);
       p.socket.io.engine.close();
