@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the unit test programs given as arguments; each prints
 # "unit NAME: N passed, M failed". Totals go to build/test-results/unit.txt.
-# The tests of the gateway's database connection need a real, migrated
+# The tests of the database code (test_db, test_pgconn) need a real, migrated
 # PostgreSQL: a private cluster is started for them (as run-integration.sh
 # does) unless MSG_UNIT_DB_URL names one; when neither, they fail.
 set -uo pipefail
