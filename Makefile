@@ -75,10 +75,10 @@ $(TOKEN_BIN): $(B)/tools/msg_token.o $(LIBMSG)
 
 # UNIT_OBJS, UNIT_CFLAGS: what a test of a program's own file links and
 # includes (set per test below, once the gateway's rules are in).
-$(B)/t/unit/%: t/unit/%.c $(LIBMSG)
+$(B)/t/unit/%: t/unit/%.c t/lib/check.h $(LIBMSG)
 	@mkdir -p $(dir $@)
 	@echo "  LD $@"
-	$(Q)$(CC) $(CFLAGS_ALL) $(UNIT_CFLAGS) -It/unit -o $@ $< $(UNIT_OBJS) $(LIBMSG) $(LDFLAGS_ALL) $(PKG_LIBS)
+	$(Q)$(CC) $(CFLAGS_ALL) $(UNIT_CFLAGS) -It/lib -o $@ $< $(UNIT_OBJS) $(LIBMSG) $(LDFLAGS_ALL) $(PKG_LIBS)
 
 # The gateway and its protocol layers bring their own rules.
 -include ws-gateway/protocol.mk
@@ -87,9 +87,20 @@ $(B)/t/unit/%: t/unit/%.c $(LIBMSG)
 -include t/browser/browser.mk
 -include conf/install.mk
 
-# Unit tests of files of the programs: those objects linked in.
-UNIT_GW := $(B)/t/unit/test_replay
+# Unit tests of files of the programs: those objects linked in (the API's
+# all but main.o, since router.c names every handler).
+UNIT_API := $(B)/t/unit/test_router $(B)/t/unit/test_request
+UNIT_GW  := $(B)/t/unit/test_imap $(B)/t/unit/test_pgconn $(B)/t/unit/test_eio_hash $(B)/t/unit/test_replay
+$(UNIT_API): UNIT_CFLAGS = -Ifcgi-api
+$(UNIT_API): UNIT_OBJS = $(filter-out $(B)/fcgi-api/main.o,$(API_OBJS))
+$(UNIT_API): $(filter-out $(B)/fcgi-api/main.o,$(API_OBJS))
 $(UNIT_GW): UNIT_CFLAGS = $(SIO_CFLAGS) -Iws-gateway/app
+$(B)/t/unit/test_imap: UNIT_OBJS = $(B)/ws-gateway/app/imap.o
+$(B)/t/unit/test_imap: $(B)/ws-gateway/app/imap.o
+$(B)/t/unit/test_pgconn: UNIT_OBJS = $(B)/ws-gateway/app/pgconn.o $(B)/ws-gateway/app/pgpool.o
+$(B)/t/unit/test_pgconn: $(B)/ws-gateway/app/pgconn.o $(B)/ws-gateway/app/pgpool.o
+$(B)/t/unit/test_eio_hash: UNIT_OBJS = $(B)/ws-gateway/engineio/eio_hash.o
+$(B)/t/unit/test_eio_hash: $(B)/ws-gateway/engineio/eio_hash.o
 $(B)/t/unit/test_replay: UNIT_OBJS = $(B)/ws-gateway/app/replay.o
 $(B)/t/unit/test_replay: $(B)/ws-gateway/app/replay.o
 

@@ -35,9 +35,9 @@ conformance:
 PROTO_TEST_SRCS := $(sort $(wildcard t/protocol/test_*.c))
 PROTO_TEST_BINS := $(PROTO_TEST_SRCS:t/protocol/%.c=$(B)/t/protocol/%)
 
-$(B)/t/protocol/%: t/protocol/%.c $(SIO_LIB) $(LIBMSG)
+$(B)/t/protocol/%: t/protocol/%.c t/lib/check.h $(SIO_LIB) $(LIBMSG)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(SIO_CFLAGS) -o $@ $< $(SIO_LIB) $(LIBMSG) $(LDFLAGS_ALL) $(PKG_LIBS)
+	$(CC) $(CFLAGS_ALL) $(SIO_CFLAGS) -It/lib -o $@ $< $(SIO_LIB) $(LIBMSG) $(LDFLAGS_ALL) $(PKG_LIBS)
 
 # libFuzzer targets: clang, whatever CC is; only the pure codecs and the
 # input checks they call.

@@ -2,18 +2,15 @@
 // is one row of messaging.audit_log, through REST (nginx) and the gateway,
 // whether it changed anything or was refused; a log write that fails fails
 // the read it records (503).
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { get, post } from '../lib/http.mjs';
 import { assertError, assertOk } from '../lib/shapes.mjs';
 import { tokenFor } from '../lib/jwt.mjs';
-import { closeDb, createDoctor, createPatient, link, pairWithConversation, q } from '../lib/fixtures.mjs';
-import { closeAll, connect, WS_URL, WS_URL2 } from '../lib/sio.mjs';
+import { createDoctor, createPatient, link, pairWithConversation, q, setUp } from '../lib/fixtures.mjs';
+import { connect, WS_URL, WS_URL2 } from '../lib/sio.mjs';
 
-after(async () => {
-  closeAll();
-  await closeDb();
-});
+setUp();
 
 /** The log's rows of a user, oldest first. */
 async function rows(userId) {

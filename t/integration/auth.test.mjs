@@ -1,11 +1,11 @@
 // API.md section 1 through nginx (HS256 server): which tokens are accepted
 // and which are refused with 401 unauthorized; and /api/health without one.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, get } from '../lib/http.mjs';
 import { assertError, assertOk } from '../lib/shapes.mjs';
 import { b64url, claims, keyPair, now, sign, signature, tokenFor, unsigned } from '../lib/jwt.mjs';
-import { closeDb, createDoctor, createPatient, MAX_ID } from '../lib/fixtures.mjs';
+import { createDoctor, createPatient, MAX_ID, setUp } from '../lib/fixtures.mjs';
 import { JWT_SECRET } from '../lib/env.mjs';
 
 const ROUTE = '/conversations';
@@ -16,7 +16,7 @@ before(async () => {
   patient = await createPatient('Anne', 'Authier');
   doctor = await createDoctor('Bruno', 'Bearer');
 });
-after(closeDb);
+setUp();
 
 /** GET /conversations with the given Authorization header value (or none). */
 const withAuthorization = (value) =>

@@ -2,7 +2,7 @@
 // configuration file: RS256 and ES256 with a public key file, the algorithm
 // pinned (no HS256 "key confusion", no alg none), and start-up refusals of a
 // bad configuration (a jwt_secret shorter than 32 bytes, never printed).
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { DB_URL } from '../lib/env.mjs';
 import { assertOk, assertError, assertMessage } from '../lib/shapes.mjs';
 import { claims, keyPair, now, sign, unsigned } from '../lib/jwt.mjs';
-import { closeDb, pairWithConversation } from '../lib/fixtures.mjs';
+import { atEnd, pairWithConversation, setUp } from '../lib/fixtures.mjs';
 import { runCgi } from '../lib/cgi.mjs';
 
 // The HS256 secret of the CGI test's own config file (not the server's).
@@ -39,10 +39,8 @@ before(async () => {
   configs.es256 = writeConfig('es256', { database_url: DB_URL, jwt_algorithm: 'ES256', jwt_public_key_file: join(dir, 'ec.pub.pem') });
   configs.hs256 = writeConfig('hs256', { database_url: DB_URL, jwt_algorithm: 'HS256', jwt_secret: CGI_SECRET });
 });
-after(async () => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-  await closeDb();
-});
+setUp();
+atEnd(() => dir && rmSync(dir, { recursive: true, force: true }));
 
 
 const describeRun = (r) => `exit ${r.code}${r.signal ? ` signal ${r.signal}` : ''}; stdout ${JSON.stringify(r.stdout.slice(0, 400))}; stderr ${JSON.stringify(r.stderr.slice(0, 400))}`;

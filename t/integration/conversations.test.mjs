@@ -1,18 +1,16 @@
 // POST/GET /conversations and GET /conversations/:id (API.md section 4):
 // creation rules, shapes, ordering, pagination, and no leak across users.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { get, post } from '../lib/http.mjs';
 import { assertConversation, assertError, assertMessage, assertOk } from '../lib/shapes.mjs';
 import { tokenFor } from '../lib/jwt.mjs';
-import {
-  closeDb, createConversation, createDoctor, createPatient, link, MAX_ID, q,
-} from '../lib/fixtures.mjs';
+import { createConversation, createDoctor, createPatient, link, MAX_ID, q, setUp } from '../lib/fixtures.mjs';
 
 // A participant as Conversation objects show it: never connected in these tests (API.md section 9).
 const userView = (u) => ({ id: u.id, role: u.role, firstName: u.firstName, lastName: u.lastName, online: false, lastSeenAt: null });
 
-after(closeDb);
+setUp();
 
 describe('POST /conversations', () => {
   let patient; let other; let d1; let d2; let d3; let unlinked;

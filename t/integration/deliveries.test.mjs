@@ -3,18 +3,15 @@
 // the same statement; the room gets messages_delivered on both gateway
 // instances; a read message is delivered; nobody outside the conversation
 // hears of it.
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { get, post } from '../lib/http.mjs';
 import { assertMessage, assertOk } from '../lib/shapes.mjs';
 import { tokenFor } from '../lib/jwt.mjs';
-import { closeDb, pairWithConversation, q } from '../lib/fixtures.mjs';
-import { closeAll, connectJoined, QUIET_MS, sleep, WS_URL, WS_URL2 } from '../lib/sio.mjs';
+import { pairWithConversation, q, setUp } from '../lib/fixtures.mjs';
+import { connectJoined, QUIET_MS, sleep, WS_URL, WS_URL2 } from '../lib/sio.mjs';
 
-after(async () => {
-  closeAll();
-  await closeDb();
-});
+setUp();
 
 const send = async (conv, user, content) =>
   assertOk(await post(`/conversations/${conv}/messages`, tokenFor(user), { content }), 201).message;

@@ -5,14 +5,14 @@
 // channel messaging_events naming the conversation:
 // {"t":"bell","origin":"api","conversations":[...]}. A bell never carries
 // an event, so it never comes near NOTIFY's 8000 bytes.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { post } from '../lib/http.mjs';
 import { assertError, assertOk } from '../lib/shapes.mjs';
 import { tokenFor } from '../lib/jwt.mjs';
 import {
-  closeDb, countEvents, countMessages, createConversation, createDoctor, createPatient, link, pairWithConversation, q,
+  atEnd, countEvents, countMessages, createConversation, createDoctor, createPatient, link, pairWithConversation, q, setUp,
 } from '../lib/fixtures.mjs';
 import { DB_URL } from '../lib/env.mjs';
 
@@ -33,10 +33,8 @@ before(async () => {
   });
   await listener.query(`LISTEN ${CHANNEL}`);
 });
-after(async () => {
-  if (listener) await listener.end().catch(() => {});
-  await closeDb();
-});
+setUp();
+atEnd(async () => { if (listener) await listener.end().catch(() => {}); });
 
 const send = (conv, user, body) => post(`/conversations/${conv}/messages`, tokenFor(user), body);
 

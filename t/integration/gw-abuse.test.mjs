@@ -3,26 +3,19 @@
 // contract's code while the socket goes on working; malformed packets close
 // that transport only; a flood of events from one client neither stalls the
 // others nor grows memory without bound.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { tokenFor } from '../lib/jwt.mjs';
-import { closeDb, countMessages, pairWithConversation } from '../lib/fixtures.mjs';
+import { countMessages, pairWithConversation, setUp } from '../lib/fixtures.mjs';
 import {
-  QUIET_MS, TRANSPORT_NAMES, assertAckError, assertErrorEvent, closeAll, connect, connectJoined, expectRefusal, health,
+  QUIET_MS, TRANSPORT_NAMES, assertAckError, assertErrorEvent, connect, connectJoined, expectRefusal, health,
   rawConnect, rssKiB, sleep, stackGatewayPid, stats, WS_URL, WS_URL2,
 } from '../lib/sio.mjs';
 
 let patient; let doctor; let conv;
-
-before(async () => {
-  ({ patient, doctor, conversationId: conv } = await pairWithConversation());
-});
-after(async () => {
-  closeAll();
-  await closeDb();
-});
+setUp({ pair: (p) => ({ patient, doctor, conversationId: conv } = p) });
 
 describe('malformed payloads', () => {
   for (const transport of TRANSPORT_NAMES) {

@@ -3,24 +3,16 @@
 // the monitoring endpoints (/stats, /metrics, /health). Every transport
 // setting (default, WebSocket only, polling only), each gateway instance
 // directly and through nginx.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { claims, now, sign, tokenFor, unsigned } from '../lib/jwt.mjs';
-import { closeDb, createPatient, MAX_ID, pairWithConversation } from '../lib/fixtures.mjs';
+import { createPatient, MAX_ID, pairWithConversation, setUp } from '../lib/fixtures.mjs';
 import {
-  Client, ENDPOINTS, QUIET_MS, TRANSPORT_NAMES, closeAll, connect, health, metrics, sleep, stats, statsUntil,
-  WS_URL, WS_URL2,
+  Client, ENDPOINTS, QUIET_MS, TRANSPORT_NAMES, connect, health, metrics, sleep, stats, statsUntil, WS_URL, WS_URL2,
 } from '../lib/sio.mjs';
 
 let patient; let doctor; let conv;
-
-before(async () => {
-  ({ patient, doctor, conversationId: conv } = await pairWithConversation());
-});
-after(async () => {
-  closeAll();
-  await closeDb();
-});
+setUp({ pair: (p) => ({ patient, doctor, conversationId: conv } = p) });
 
 /** Opens a client that must be refused; returns the connect_error message after checking nothing else came. */
 async function refusedWith(url, opts) {

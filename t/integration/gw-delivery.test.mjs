@@ -2,22 +2,18 @@
 // messages and read receipts created through REST reach the room's sockets
 // on both gateway instances and through nginx, whole even over NOTIFY's
 // 8000 bytes, in ascending message id order, each exactly once.
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { post } from '../lib/http.mjs';
 import { assertOk } from '../lib/shapes.mjs';
 import { tokenFor } from '../lib/jwt.mjs';
-import { closeDb, pairWithConversation } from '../lib/fixtures.mjs';
+import { pairWithConversation, setUp } from '../lib/fixtures.mjs';
 import {
-  DELIVERY_MS, ENDPOINTS, QUIET_MS, TRANSPORT_NAMES, assertDeliveredOnceInOrder, closeAll, connectJoined, messageIds,
-  sleep, WS_URL, WS_URL2,
-  assertNewMessage,
+  DELIVERY_MS, ENDPOINTS, QUIET_MS, TRANSPORT_NAMES, assertDeliveredOnceInOrder, connectJoined, messageIds, sleep,
+  WS_URL, WS_URL2, assertNewMessage,
 } from '../lib/sio.mjs';
 
-after(async () => {
-  closeAll();
-  await closeDb();
-});
+setUp();
 
 const byId = (id) => (d) => d && d.message && d.message.id === id;
 const restSend = (conv, user, body) => post(`/conversations/${conv}/messages`, tokenFor(user), body);

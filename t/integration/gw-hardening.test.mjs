@@ -15,64 +15,23 @@
 //   gateway without randomness for the pid (no rand() fallback).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import WebSocket from 'ws';
 import { post } from '../lib/http.mjs';
 import { tokenFor } from '../lib/jwt.mjs';
 import { requireEnv } from '../lib/env.mjs';
-import { closeDb, countMessages, pairWithConversation, q, tag } from '../lib/fixtures.mjs';
+import { countMessages, pairWithConversation, q, setUp, tag } from '../lib/fixtures.mjs';
 import {
-  Client, RawClient, closeAll, connect, connectJoined, freePort, health, rawConnect, sleep, stats, WS_URL, WS_URL2,
+  Client, RawClient, configWith, connect, connectJoined, freePort, health, rawConnect, sleep, startGateway, stats,
+  WS_URL, WS_URL2,
 } from '../lib/sio.mjs';
 
-const gateways = new Set();
-after(async () => {
-  closeAll();
-  for (const gw of gateways) await gw.stop();
-  await closeDb();
-});
+setUp();
 
 /** One more gateway with the stack's configuration plus `extra` lines (and env). */
-async function startGatewayWith(name, extra, env = {}) {
-  const base = readFileSync(requireEnv('MESSAGING_CONFIG'), 'utf8');
-  const config = `${requireEnv('MSG_VAR')}/${name}-${process.pid}.conf`;
-  writeFileSync(config, `${base.replace(/\n?$/, '\n')}${extra.join('\n')}\n`);
-  const port = await freePort();
-  const logPath = `${requireEnv('MSG_VAR')}/log/gateway-extra-${port}.log`;
-  const fd = openSync(logPath, 'a');
-  const proc = spawn(requireEnv('MSG_GATEWAY_BIN'), ['--port', String(port), '--config', config],
-    { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
-  closeSync(fd);
-  let exitInfo = null;
-  const exited = new Promise((resolve) => {
-    proc.on('exit', (code, signal) => { exitInfo = { code, signal }; resolve(exitInfo); });
-    proc.on('error', (err) => { exitInfo = { code: -1, signal: null, err }; resolve(exitInfo); });
-  });
-  const gw = {
-    port,
-    url: `http://127.0.0.1:${port}`,
-    async stop() {
-      gateways.delete(gw);
-      if (exitInfo) return exitInfo;
-      proc.kill('SIGTERM');
-      const t = setTimeout(() => { if (!exitInfo) proc.kill('SIGKILL'); }, 5000);
-      const r = await exited;
-      clearTimeout(t);
-      return r;
-    },
-  };
-  gateways.add(gw);
-  const t0 = Date.now();
-  for (;;) {
-    if (exitInfo) throw new Error(`gateway exited at start: ${JSON.stringify(exitInfo)}: ${readFileSync(logPath, 'utf8').slice(-1500)}`);
-    const h = await health(gw.url, 1000).catch(() => null);
-    if (h && h.status === 200) return gw;
-    if (Date.now() - t0 > 10000) throw new Error('gateway not healthy within 10 s');
-    await sleep(50);
-  }
-}
+const startGatewayWith = async (name, extra, env = {}) =>
+  startGateway(await freePort(), { config: configWith(`${name}-${process.pid}`, extra), env });
 
 /** A raw HTTP request with full control of Host and Origin. */
 function request(url, path, { method = 'GET', headers = {}, body } = {}) {

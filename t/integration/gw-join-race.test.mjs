@@ -8,12 +8,12 @@
 // (no hole, nothing twice), and every message whose transaction began
 // (its sentAt, the database's clock on this same machine) after the socket
 // heard room_joined is among them: it committed after room_joined was sent.
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tokenFor } from '../lib/jwt.mjs';
-import { closeDb, pairWithConversation, q } from '../lib/fixtures.mjs';
+import { pairWithConversation, q, setUp } from '../lib/fixtures.mjs';
 import { post } from '../lib/http.mjs';
-import { closeAll, connect, DELIVERY_MS, sleep, WS_URL, WS_URL2 } from '../lib/sio.mjs';
+import { connect, DELIVERY_MS, sleep, WS_URL, WS_URL2 } from '../lib/sio.mjs';
 
 const CONVS = 6;
 const ROUNDS = 3; // joins per conversation and gateway, each into a room just emptied
@@ -22,10 +22,7 @@ let pairs = [];
 before(async () => {
   for (let i = 0; i < CONVS; i++) pairs.push(await pairWithConversation());
 });
-after(async () => {
-  closeAll();
-  await closeDb();
-});
+setUp();
 
 test('joins racing writers: every message committed after room_joined arrives', async () => {
   const started = new Map(); // message id -> its sentAt (ms)

@@ -2,24 +2,17 @@
 // token_expiring, refresh_token, the end at exp (nothing of a room after
 // it), a recovering CONNECT with an expired token, and revocation through
 // the bus ({"t":"revoke","userId":N}) on both instances.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { now, tokenFor } from '../lib/jwt.mjs';
-import { closeDb, createPatient, pairWithConversation, q } from '../lib/fixtures.mjs';
+import { createPatient, pairWithConversation, q, setUp } from '../lib/fixtures.mjs';
 import { post } from '../lib/http.mjs';
 import {
-  Client, QUIET_MS, assertAckError, assertErrorEvent, closeAll, connect, connectJoined, sleep, WS_URL, WS_URL2,
+  Client, QUIET_MS, assertAckError, assertErrorEvent, connect, connectJoined, sleep, WS_URL, WS_URL2,
 } from '../lib/sio.mjs';
 
 let patient; let doctor; let conv;
-
-before(async () => {
-  ({ patient, doctor, conversationId: conv } = await pairWithConversation());
-});
-after(async () => {
-  closeAll();
-  await closeDb();
-});
+setUp({ pair: (p) => ({ patient, doctor, conversationId: conv } = p) });
 
 const iso = (secs) => new Date(secs * 1000).toISOString();
 

@@ -2,24 +2,16 @@
 // token buckets for every client event (rate_limited with retryAfterMs, not
 // executed), the flood rule (more than 10 times a rate for 5 s: server
 // disconnect), ws_max_connections and ws_max_sockets_per_user.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { tokenFor } from '../lib/jwt.mjs';
-import { closeDb, countMessages, createPatient, pairWithConversation } from '../lib/fixtures.mjs';
+import { countMessages, createPatient, pairWithConversation, setUp } from '../lib/fixtures.mjs';
 import {
-  Client, assertAckError, assertErrorEvent, closeAll, connect, connectJoined, freePort, startGateway, statsUntil, WS_URL,
+  Client, assertAckError, assertErrorEvent, configWith, connect, connectJoined, freePort, startGateway, statsUntil, WS_URL,
 } from '../lib/sio.mjs';
 
 let patient; let doctor; let conv;
-
-before(async () => {
-  ({ patient, doctor, conversationId: conv } = await pairWithConversation());
-});
-after(async () => {
-  closeAll();
-  await closeDb();
-});
+setUp({ pair: (p) => ({ patient, doctor, conversationId: conv } = p) });
 
 /** Sends n events at once (each with an ack); resolves with the acks in sending order. */
 function burst(c, n, name, data) {
@@ -117,10 +109,8 @@ describe('flood', () => {
 
 describe('connection caps', () => {
   test('ws_max_connections and ws_max_sockets_per_user: one more gets "Too many connections"', async () => {
-    const conf = `${process.env.MSG_VAR}/limits-${process.pid}.conf`;
-    writeFileSync(conf, `${readFileSync(process.env.MESSAGING_CONFIG, 'utf8')}\nws_max_connections = 3\nws_max_sockets_per_user = 2\n`);
-    const port = await freePort();
-    const gw = await startGateway(port, { env: { MESSAGING_CONFIG: conf } });
+    const conf = configWith(`limits-${process.pid}`, ['ws_max_connections = 3', 'ws_max_sockets_per_user = 2']);
+    const gw = await startGateway(await freePort(), { env: { MESSAGING_CONFIG: conf } });
     try {
       const other = await createPatient();
       const a = await connect(gw.url, tokenFor(patient));

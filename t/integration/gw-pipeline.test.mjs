@@ -3,21 +3,16 @@
 // answer; a socket's writes keep their order under load; a bell names its
 // conversations, so a gateway holding thousands of rooms reads only those
 // that rang.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { post } from '../lib/http.mjs';
 import { tokenFor } from '../lib/jwt.mjs';
 import {
-  closeDb, createConversation, createDoctor, createPatient, link, pairWithConversation, q, tag,
+  createConversation, createDoctor, createPatient, link, pairWithConversation, q, tag, setUp,
 } from '../lib/fixtures.mjs';
-import {
-  QUIET_MS, WS_URL, WS_URL2, assertAckError, closeAll, connect, connectJoined, metrics, sleep,
-} from '../lib/sio.mjs';
+import { QUIET_MS, WS_URL, WS_URL2, assertAckError, connect, connectJoined, metrics, sleep } from '../lib/sio.mjs';
 
-after(async () => {
-  closeAll();
-  await closeDb();
-});
+setUp();
 
 const metric = async (url, name) => {
   const m = await metrics(url);

@@ -3,40 +3,22 @@
 // with SIGTERM while clients of every transport setting are connected to it;
 // a new one is started on the same port; the clients come back by themselves
 // and can join and send again. The stack's second instance watches the room.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { post } from '../lib/http.mjs';
 import { assertOk } from '../lib/shapes.mjs';
 import { tokenFor } from '../lib/jwt.mjs';
-import { closeDb, pairWithConversation } from '../lib/fixtures.mjs';
+import { setUp } from '../lib/fixtures.mjs';
 import {
-  Client, QUIET_MS, TRANSPORT_NAMES, closeAll, connectJoined, freePort, sleep, startGateway, WS_URL2,
+  Client, QUIET_MS, TRANSPORT_NAMES, connectJoined, freePort, sleep, startGateway, until, WS_URL2,
 } from '../lib/sio.mjs';
 
 let patient; let doctor; let conv;
-const gateways = [];
-
-before(async () => {
-  ({ patient, doctor, conversationId: conv } = await pairWithConversation());
-});
-after(async () => {
-  closeAll();
-  for (const gw of gateways) await gw.stop(3000).catch(() => {});
-  await closeDb();
-});
-
-const until = async (cond, ms, what) => {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) assert.fail(`${what} not within ${ms} ms`);
-    await sleep(20);
-  }
-};
+setUp({ pair: (p) => ({ patient, doctor, conversationId: conv } = p) });
 
 test('SIGTERM, then a new gateway on the same port: clients of every transport reconnect and work', { timeout: 45000 }, async (t) => {
   const port = await freePort();
   const gw1 = await startGateway(port);
-  gateways.push(gw1);
   const watcher = await connectJoined(WS_URL2, tokenFor(doctor), conv, { transport: 'websocket', label: 'watcher (stack gw2)' });
   const clients = [];
   const connects = new Map();
@@ -73,7 +55,6 @@ test('SIGTERM, then a new gateway on the same port: clients of every transport r
     assert.ok(clients.every((c) => !c.connected));
 
     const gw2 = await startGateway(port);
-    gateways.push(gw2);
     for (const c of clients) {
       await until(() => c.connected && connects.get(c) >= 2, 10000, `${c.label}: automatic reconnection`);
       // A new CONNECT: connection_established again.

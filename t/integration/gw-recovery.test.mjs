@@ -21,105 +21,28 @@
 // typing_*) must not (their last argument is an object).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { get, post } from '../lib/http.mjs';
 import { assertOk } from '../lib/shapes.mjs';
 import { claims, now, sign, tokenFor } from '../lib/jwt.mjs';
-import { requireEnv } from '../lib/env.mjs';
 import {
-  closeDb, createConversation, createDoctor, createPatient, db, link, pairWithConversation,
+  atEnd, createConversation, createDoctor, createPatient, db, link, pairWithConversation, setUp,
 } from '../lib/fixtures.mjs';
 import {
-  Client, QUIET_MS, closeAll, connectJoined, freePort, health, sleep, WS_URL, WS_URL2,
+  Client, QUIET_MS, configWith, connectJoined, freePort, sleep, startGateway, until, WS_URL, WS_URL2,
 } from '../lib/sio.mjs';
 
 const ROOM_EVENTS = new Set(['new_message', 'messages_read']);
-const gateways = new Set();
 const proxies = new Set();
 
-after(async () => {
-  closeAll();
+setUp();
+atEnd(async () => {
   for (const p of proxies) await p.close().catch(() => {});
-  for (const gw of gateways) await gw.stop(3000).catch(() => {});
-  await closeDb();
 });
 
 const portOf = (url) => Number(new URL(url).port);
 
-const until = async (cond, ms, what) => {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) assert.fail(`${what}: not within ${ms} ms`);
-    await sleep(20);
-  }
-};
-
-// ---- processes and network of our own ------------------------------------------
-
-/**
- * One more gateway: $MSG_GATEWAY_BIN --port PORT [--config FILE], the stack's
- * environment (database URL, JWT secret); resolves once /health answers. Its
- * log goes where the run's sanitizer check looks (MSG_VAR/log/gateway-*.log).
- */
-async function ownGateway(port, { config, readyMs = 10000 } = {}) {
-  const bin = requireEnv('MSG_GATEWAY_BIN');
-  const logPath = `${requireEnv('MSG_VAR')}/log/gateway-extra-${port}.log`;
-  const fd = openSync(logPath, 'a');
-  const args = ['--port', String(port)];
-  if (config) args.push('--config', config);
-  const proc = spawn(bin, args, { stdio: ['ignore', fd, fd], env: process.env });
-  closeSync(fd);
-  let exitInfo = null;
-  const exited = new Promise((resolve) => {
-    proc.on('exit', (code, signal) => { exitInfo = { code, signal }; resolve(exitInfo); });
-    proc.on('error', (err) => { exitInfo = { code: -1, signal: null, err }; resolve(exitInfo); });
-  });
-  const gw = {
-    port,
-    url: `http://127.0.0.1:${port}`,
-    proc,
-    exited,
-    /** Sends sig and waits for the exit ({code, signal}); SIGKILL after ms. */
-    async kill(sig = 'SIGTERM', ms = 8000) {
-      if (exitInfo) return exitInfo;
-      proc.kill(sig);
-      const t = setTimeout(() => { if (!exitInfo) proc.kill('SIGKILL'); }, ms);
-      const r = await exited;
-      clearTimeout(t);
-      gateways.delete(gw);
-      return r;
-    },
-    stop(ms = 5000) { return gw.kill('SIGTERM', ms); },
-  };
-  gateways.add(gw);
-  const t0 = Date.now();
-  for (;;) {
-    if (exitInfo) {
-      gateways.delete(gw);
-      let log = '';
-      try { log = readFileSync(logPath, 'utf8').slice(-2000); } catch { /* none */ }
-      throw new Error(`${bin} ${args.join(' ')} exited at start (${JSON.stringify(exitInfo)}): ${log}`);
-    }
-    try {
-      if ((await health(gw.url, 1000)).status === 200) return gw;
-    } catch { /* not listening yet */ }
-    if (Date.now() - t0 > readyMs) {
-      await gw.stop();
-      throw new Error(`${bin} ${args.join(' ')}: /health not 200 within ${readyMs} ms`);
-    }
-    await sleep(50);
-  }
-}
-
-/** The stack's configuration plus `extra` lines, in a file of this test's own. */
-function configWith(name, extra) {
-  const base = readFileSync(requireEnv('MESSAGING_CONFIG'), 'utf8');
-  const path = `${requireEnv('MSG_VAR')}/${name}.conf`;
-  writeFileSync(path, `${base.replace(/\n?$/, '\n')}${extra.join('\n')}\n`);
-  return path;
-}
+// ---- network of our own ------------------------------------------------------
 
 /**
  * A TCP proxy on 127.0.0.1 in front of a gateway. down() closes every
@@ -353,47 +276,100 @@ async function trafficBefore(p, d, conv, doctor) {
   return [m1, m2];
 }
 
+/**
+ * The shape most recovery cases share: the patient's recovering client on
+ * setup's `url` and the doctor's socket on gateway 2 in one room, traffic
+ * before; `drop` loses the patient's connection; the missed traffic (REST,
+ * the doctor's socket, a read receipt); `reconnect` lets it come back. Then:
+ * recovered, exactly the missed events in order, once, and (unless
+ * thenNormal is false) the socket works as before. The hooks get the case's
+ * state s = {t, p, d, conv, patient, doctor, before, mark, missed, ...setup()};
+ * setup's `close` runs at the end.
+ */
+async function recoveryCase(t, {
+  setup = () => ({ url: WS_URL }), transport = 'websocket', delay = 200, label, missedTag, what,
+  onReady, drop, reconnect, onConnect, onDelivered, thenNormal = true,
+}) {
+  const { patient, doctor, conversationId: conv } = await pairWithConversation();
+  const s = { t, patient, doctor, conv, ...(await setup()) };
+  s.d = await connectJoined(WS_URL2, tokenFor(doctor), conv, { transport: 'websocket', label: 'doctor gw2' });
+  s.p = recoveringClient(s.url, tokenFor(patient), { transport, delay, label });
+  const { p, d } = s;
+  try {
+    await p.ready();
+    if (onReady) onReady(s);
+    await p.join(conv);
+    if (transport === 'default') await until(() => p.socket.io.engine.transport.name === 'websocket', 5000, 'upgrade');
+    s.before = await trafficBefore(p, d, conv, doctor);
+    const mark = s.mark = p.mark();
+    await drop(s);
+    s.missed = await missedTraffic(conv, doctor, d, missedTag);
+    await reconnect(s);
+    const c2 = await nthConnect(p, 2);
+    if (onConnect) await onConnect(s);
+    assert.equal(c2.recovered, true, `socket.recovered ${what}`);
+    await p.waitCount('new_message', s.before.length + s.missed.ids.length, (x) => x.conversationId === conv, 5000);
+    await sleep(QUIET_MS);
+    assertExactly(p, mark, conv, s.missed.keys, `events ${what}`);
+    assertAllMessages(p, conv, [...s.before, ...s.missed.ids]);
+    if (onDelivered) onDelivered(s);
+    if (thenNormal) {
+      const more = await assertWorksNormally(p, d, conv, patient, doctor);
+      assertAllMessages(p, conv, [...s.before, ...s.missed.ids, ...more]);
+    }
+  } finally {
+    p.close();
+    d.close();
+    if (s.close) await s.close();
+  }
+}
+
+/**
+ * A pair, and the patient's recovering client on url in their room, having
+ * received one message m1 from the doctor: {patient, doctor, conv, p, m1}.
+ */
+async function inRoomWithOne(url, { delay, label }) {
+  const { patient, doctor, conversationId: conv } = await pairWithConversation();
+  const p = recoveringClient(url, tokenFor(patient), { delay, label });
+  await p.ready();
+  await p.join(conv);
+  const m1 = await rest(conv, doctor, 'avant');
+  await p.waitFor('new_message', (x) => x.message.id === m1);
+  return { patient, doctor, conv, p, m1 };
+}
+
+/** The disconnection a case's drop caused: its reason must be `want` (or, with `not`, anything but). */
+async function disconnectedWith(p, { want, not }) {
+  const reason = await nthDisconnect(p);
+  if (want !== undefined) assert.equal(reason, want);
+  if (not !== undefined) assert.notEqual(reason, not, `disconnect reason ${reason}`);
+}
+
 // ---- 1. transport closed by the client ----------------------------------------
 
 describe('transport closed (engine.close()) while messages are sent through REST and from another socket', () => {
   for (const transport of ['websocket', 'polling', 'default']) {
-    test(`${transport}: recovered, back in its room, exactly the missed events in order, once`, { timeout: 30000 }, async () => {
-      const { patient, doctor, conversationId: conv } = await pairWithConversation();
-      const d = await connectJoined(WS_URL2, tokenFor(doctor), conv, { transport: 'websocket', label: 'doctor gw2' });
-      const p = recoveringClient(WS_URL, tokenFor(patient), { transport, delay: 1500, label: `patient ${transport} gw1` });
-      try {
-        await p.ready();
+    test(`${transport}: recovered, back in its room, exactly the missed events in order, once`, { timeout: 30000 }, (t) => recoveryCase(t, {
+      transport, delay: 1500, label: `patient ${transport} gw1`, missedTag: transport, what: 'after the drop',
+      onReady: ({ p }) => {
         assert.equal(typeof p.socket._pid, 'string', 'the CONNECT reply carries a pid');
         assert.ok(p.socket._pid.length > 0);
         assert.equal(p.connects[0].recovered, false);
-        await p.join(conv);
-        if (transport === 'default') await until(() => p.socket.io.engine.transport.name === 'websocket', 5000, 'upgrade');
-        const before = await trafficBefore(p, d, conv, doctor);
-        const pid = p.socket._pid;
-
-        const mark = p.mark();
-        p.socket.io.engine.close();
-        assert.notEqual(await nthDisconnect(p), 'io client disconnect');
-        const missed = await missedTraffic(conv, doctor, d, transport);
+      },
+      drop: async (s) => {
+        s.pid = s.p.socket._pid;
+        s.p.socket.io.engine.close();
+        await disconnectedWith(s.p, { not: 'io client disconnect' });
+      },
+      reconnect: ({ p }) => {
         assert.equal(p.connects.length, 1, 'the missed messages were sent before the reconnection (gap too short)');
-
-        const c2 = await nthConnect(p, 2);
-        assert.equal(c2.recovered, true, 'socket.recovered after the reconnection');
+      },
+      onDelivered: ({ p, pid }) => {
         assert.equal(p.socket._pid, pid, 'same pid');
-        await p.waitCount('new_message', before.length + missed.ids.length, (x) => x.conversationId === conv);
-        await sleep(QUIET_MS);
-        assertExactly(p, mark, conv, missed.keys, 'events after the drop');
-        assertAllMessages(p, conv, [...before, ...missed.ids]);
         // A recovered socket is not sent connection_established... or is: either way once per CONNECT at most.
         assert.ok(p.all('connection_established').length <= 2);
-
-        const more = await assertWorksNormally(p, d, conv, patient, doctor);
-        assertAllMessages(p, conv, [...before, ...missed.ids, ...more]);
-      } finally {
-        p.close();
-        d.close();
-      }
-    });
+      },
+    }));
   }
 });
 
@@ -401,50 +377,31 @@ describe('transport closed (engine.close()) while messages are sent through REST
 
 describe('gateway killed and restarted on the same port while messages are sent through REST', () => {
   for (const sig of ['SIGTERM', 'SIGKILL']) {
-    test(`${sig}: recovered on the new process, exactly the missed events in order, once`, { timeout: 45000 }, async (t) => {
-      const { patient, doctor, conversationId: conv } = await pairWithConversation();
-      const port = await freePort();
-      const gw = await ownGateway(port);
-      const d = await connectJoined(WS_URL2, tokenFor(doctor), conv, { transport: 'websocket', label: 'doctor gw2' });
-      const p = recoveringClient(gw.url, tokenFor(patient), { delay: 200, label: `patient on own gateway (${sig})` });
-      try {
-        await p.ready();
-        await p.join(conv);
-        const before = await trafficBefore(p, d, conv, doctor);
-        const mark = p.mark();
-
-        t.diagnostic(`session before the ${sig}: ${JSON.stringify(await sessionRow(p.socket._pid))}, offset ${p.socket._lastOffset}`);
+    test(`${sig}: recovered on the new process, exactly the missed events in order, once`, { timeout: 45000 }, (t) => recoveryCase(t, {
+      setup: async () => {
+        const gw = await startGateway(await freePort());
+        return { gw, url: gw.url, close() { return this.gw2 && this.gw2.stop(); } };
+      },
+      label: `patient on own gateway (${sig})`, missedTag: sig, what: `after ${sig} and a restart`,
+      drop: async ({ t: tc, p, gw }) => {
+        tc.diagnostic(`session before the ${sig}: ${JSON.stringify(await sessionRow(p.socket._pid))}, offset ${p.socket._lastOffset}`);
         const exit = await gw.kill(sig);
         if (sig === 'SIGTERM') assert.deepEqual({ code: exit.code, signal: exit.signal }, { code: 0, signal: null });
         else assert.equal(exit.signal, 'SIGKILL');
-        const reason = await nthDisconnect(p);
-        assert.notEqual(reason, 'io server disconnect', 'a Socket.IO DISCONNECT forbids the reconnection');
-        const missed = await missedTraffic(conv, doctor, d, sig);
+        await disconnectedWith(p, { not: 'io server disconnect' }); // a Socket.IO DISCONNECT forbids the reconnection
+      },
+      reconnect: async (s) => {
         await sleep(300);
-        assert.equal(p.connects.length, 1);
-
-        const gw2 = await ownGateway(port);
-        const c2 = await nthConnect(p, 2);
-        assert.equal(c2.recovered, true, `socket.recovered after ${sig} and a restart`);
-        await p.waitCount('new_message', before.length + missed.ids.length, (x) => x.conversationId === conv, 5000);
-        await sleep(QUIET_MS);
-        assertExactly(p, mark, conv, missed.keys, `events after the ${sig}`);
-        assertAllMessages(p, conv, [...before, ...missed.ids]);
-        const more = await assertWorksNormally(p, d, conv, patient, doctor);
-        assertAllMessages(p, conv, [...before, ...missed.ids, ...more]);
-        p.close();
-        await gw2.stop();
-      } finally {
-        p.close();
-        d.close();
-      }
-    });
+        assert.equal(s.p.connects.length, 1);
+        s.gw2 = await startGateway(s.gw.port);
+      },
+    }));
   }
 
   test('SIGKILL before the client got any room event (no offset): recovered only with the missed events', { timeout: 45000 }, async (t) => {
     const { patient, doctor, conversationId: conv } = await pairWithConversation();
     const port = await freePort();
-    const gw = await ownGateway(port);
+    const gw = await startGateway(port);
     const d = await connectJoined(WS_URL2, tokenFor(doctor), conv, { transport: 'websocket', label: 'doctor gw2' });
     const p = recoveringClient(gw.url, tokenFor(patient), { delay: 200, label: 'patient, no event yet' });
     try {
@@ -455,7 +412,7 @@ describe('gateway killed and restarted on the same port while messages are sent 
       await nthDisconnect(p);
       const m1 = await rest(conv, doctor, 'pendant le crash 1');
       const m2 = await rest(conv, doctor, 'pendant le crash 2');
-      const gw2 = await ownGateway(port);
+      const gw2 = await startGateway(port);
       const c2 = await nthConnect(p, 2);
       t.diagnostic(`recovered: ${c2.recovered}`);
       await sleep(1000);
@@ -479,105 +436,62 @@ describe('gateway killed and restarted on the same port while messages are sent 
 
 // ---- 3. the reconnection lands on another instance -------------------------------
 
-describe('reconnection to another gateway instance (TCP proxy re-pointed, websocket transport)', () => {
-  test('transport closed under gateway 1, reconnection through the proxy to gateway 2: recovered', { timeout: 30000 }, async () => {
-    const { patient, doctor, conversationId: conv } = await pairWithConversation();
-    const proxy = await proxyTo(portOf(WS_URL));
-    const d = await connectJoined(WS_URL2, tokenFor(doctor), conv, { transport: 'websocket', label: 'doctor gw2' });
-    const p = recoveringClient(proxy.url, tokenFor(patient), { delay: 200, label: 'patient via proxy' });
-    try {
-      await p.ready();
-      await p.join(conv);
-      const before = await trafficBefore(p, d, conv, doctor);
-      const mark = p.mark();
-      proxy.down();
-      assert.equal(await nthDisconnect(p), 'transport close');
-      const missed = await missedTraffic(conv, doctor, d, 'gw1→gw2');
-      const accepted = proxy.accepted;
-      proxy.up(portOf(WS_URL2));
-      const c2 = await nthConnect(p, 2);
-      assert.equal(proxy.accepted, accepted + 1, 'one new connection, to gateway 2');
-      assert.equal(c2.recovered, true, 'socket.recovered on the other instance');
-      await p.waitCount('new_message', before.length + missed.ids.length, (x) => x.conversationId === conv, 5000);
-      await sleep(QUIET_MS);
-      assertExactly(p, mark, conv, missed.keys, 'events after the move');
-      assertAllMessages(p, conv, [...before, ...missed.ids]);
-      const more = await assertWorksNormally(p, d, conv, patient, doctor);
-      assertAllMessages(p, conv, [...before, ...missed.ids, ...more]);
-    } finally {
-      p.close();
-      d.close();
-      await proxy.close();
-    }
-  });
+/** A case through a TCP proxy in front of `port`, closed at the end. */
+const viaProxy = (port) => async () => {
+  const proxy = await proxyTo(typeof port === 'function' ? await port() : port);
+  return { proxy, url: proxy.url, close: () => proxy.close() };
+};
 
-  test('gateway crashed (SIGKILL), reconnection through the proxy to gateway 2: recovered', { timeout: 30000 }, async (t) => {
-    const { patient, doctor, conversationId: conv } = await pairWithConversation();
-    const gw = await ownGateway(await freePort());
-    const proxy = await proxyTo(gw.port);
-    const d = await connectJoined(WS_URL2, tokenFor(doctor), conv, { transport: 'websocket', label: 'doctor gw2' });
-    const p = recoveringClient(proxy.url, tokenFor(patient), { delay: 200, label: 'patient via proxy, crash' });
-    try {
-      await p.ready();
-      await p.join(conv);
-      const before = await trafficBefore(p, d, conv, doctor);
-      const mark = p.mark();
-      proxy.target = null; // refuse new connections; the crash closes the current one
-      const pid = p.socket._pid;
-      t.diagnostic(`session before the crash: ${JSON.stringify(await sessionRow(pid))}, offset ${p.socket._lastOffset}`);
-      await gw.kill('SIGKILL');
-      assert.equal(await nthDisconnect(p), 'transport close');
-      const missed = await missedTraffic(conv, doctor, d, 'crash→gw2');
-      proxy.up(portOf(WS_URL2));
-      const c2 = await nthConnect(p, 2);
+describe('reconnection to another gateway instance (TCP proxy re-pointed, websocket transport)', () => {
+  test('transport closed under gateway 1, reconnection through the proxy to gateway 2: recovered', { timeout: 30000 }, (t) => recoveryCase(t, {
+    setup: viaProxy(portOf(WS_URL)), label: 'patient via proxy', missedTag: 'gw1→gw2', what: 'on the other instance (after the move)',
+    drop: async ({ p, proxy }) => {
+      proxy.down();
+      await disconnectedWith(p, { want: 'transport close' });
+    },
+    reconnect: (s) => {
+      s.accepted = s.proxy.accepted;
+      s.proxy.up(portOf(WS_URL2));
+    },
+    onConnect: ({ proxy, accepted }) => assert.equal(proxy.accepted, accepted + 1, 'one new connection, to gateway 2'),
+  }));
+
+  test('gateway crashed (SIGKILL), reconnection through the proxy to gateway 2: recovered', { timeout: 30000 }, (t) => recoveryCase(t, {
+    setup: async () => {
+      const gw = await startGateway(await freePort());
+      return { gw, ...(await viaProxy(gw.port)()) };
+    },
+    label: 'patient via proxy, crash', missedTag: 'crash→gw2', what: 'on the other instance after a crash',
+    drop: async (s) => {
+      s.proxy.target = null; // refuse new connections; the crash closes the current one
+      s.pid = s.p.socket._pid;
+      s.t.diagnostic(`session before the crash: ${JSON.stringify(await sessionRow(s.pid))}, offset ${s.p.socket._lastOffset}`);
+      await s.gw.kill('SIGKILL');
+      await disconnectedWith(s.p, { want: 'transport close' });
+    },
+    reconnect: ({ proxy }) => proxy.up(portOf(WS_URL2)),
+    onConnect: async ({ t: tc, p, pid, mark }) => {
       await sleep(300);
-      t.diagnostic(`session after the recovery: ${JSON.stringify(await sessionRow(pid))}; events ${JSON.stringify(p.since(mark).map((e) => e.name))}`);
-      assert.equal(c2.recovered, true, 'socket.recovered on the other instance after a crash');
-      await p.waitCount('new_message', before.length + missed.ids.length, (x) => x.conversationId === conv, 5000);
-      await sleep(QUIET_MS);
-      assertExactly(p, mark, conv, missed.keys, 'events after the crash');
-      assertAllMessages(p, conv, [...before, ...missed.ids]);
-      const more = await assertWorksNormally(p, d, conv, patient, doctor);
-      assertAllMessages(p, conv, [...before, ...missed.ids, ...more]);
-    } finally {
-      p.close();
-      d.close();
-      await proxy.close();
-    }
-  });
+      tc.diagnostic(`session after the recovery: ${JSON.stringify(await sessionRow(pid))}; events ${JSON.stringify(p.since(mark).map((e) => e.name))}`);
+    },
+  }));
 });
 
 // ---- 3b. the network silently loses everything (no close seen by either side) -----
 
 describe('network loss: the gateway writes into the void until the connection is found dead (proxy blackhole, websocket)', () => {
-  test('one room: what was sent into the void is replayed, exactly, once', { timeout: 30000 }, async () => {
-    const { patient, doctor, conversationId: conv } = await pairWithConversation();
-    const proxy = await proxyTo(portOf(WS_URL));
-    const d = await connectJoined(WS_URL2, tokenFor(doctor), conv, { transport: 'websocket', label: 'doctor gw2' });
-    const p = recoveringClient(proxy.url, tokenFor(patient), { delay: 200, label: 'patient via proxy, tunnel' });
-    try {
-      await p.ready();
-      await p.join(conv);
-      const before = await trafficBefore(p, d, conv, doctor);
-      const mark = p.mark();
-      proxy.blackhole();
-      const missed = await missedTraffic(conv, doctor, d, 'tunnel');
+  test('one room: what was sent into the void is replayed, exactly, once', { timeout: 30000 }, (t) => recoveryCase(t, {
+    setup: viaProxy(portOf(WS_URL)), label: 'patient via proxy, tunnel', missedTag: 'tunnel', what: 'sent into the void',
+    drop: ({ proxy }) => proxy.blackhole(),
+    reconnect: async ({ p, proxy }) => {
       await sleep(300); // the gateway has written them to the dead connection
       assert.equal(p.connects.length, 1);
       proxy.down();
       await nthDisconnect(p);
       proxy.up(portOf(WS_URL));
-      assert.equal((await nthConnect(p, 2)).recovered, true);
-      await p.waitCount('new_message', before.length + missed.ids.length, (x) => x.conversationId === conv, 5000);
-      await sleep(QUIET_MS);
-      assertExactly(p, mark, conv, missed.keys, 'events sent into the void');
-      assertAllMessages(p, conv, [...before, ...missed.ids]);
-    } finally {
-      p.close();
-      d.close();
-      await proxy.close();
-    }
-  });
+    },
+    thenNormal: false,
+  }));
 
   test('two rooms, a message of room B committed after (but numbered before) the last one the client got in room A', { timeout: 30000 }, async () => {
     // Event ids are taken under each conversation's row lock, so across two
@@ -646,7 +560,7 @@ describe('disconnection longer than recovery_max_disconnection_ms (own gateway, 
   let proxy;
   before(async () => {
     const config = configWith(`recovery-2s-${process.pid}`, ['recovery_max_disconnection_ms = 2000']);
-    gw = await ownGateway(await freePort(), { config });
+    gw = await startGateway(await freePort(), { config });
     proxy = await proxyTo(gw.port);
   });
   after(async () => {
@@ -655,13 +569,8 @@ describe('disconnection longer than recovery_max_disconnection_ms (own gateway, 
   });
 
   test('0.3 s away: recovered; 3.5 s away: fresh session, no rooms, catch-up through REST ?after=', { timeout: 30000 }, async () => {
-    const { patient, doctor, conversationId: conv } = await pairWithConversation();
-    const p = recoveringClient(proxy.url, tokenFor(patient), { delay: 200, label: 'patient via proxy, 2 s limit' });
+    const { patient, doctor, conv, p, m1 } = await inRoomWithOne(proxy.url, { delay: 200, label: 'patient via proxy, 2 s limit' });
     try {
-      await p.ready();
-      await p.join(conv);
-      const m1 = await rest(conv, doctor, 'avant');
-      await p.waitFor('new_message', (x) => x.message.id === m1);
 
       // Within the limit: recovered (the limit is what makes the difference below).
       let mark = p.mark();
@@ -717,14 +626,9 @@ describe('disconnection longer than recovery_max_disconnection_ms (own gateway, 
 
 describe('the token is checked again at the reconnection', () => {
   test('refreshed token: recovered; expired token: refused ("Token expired"), nothing delivered; valid again: recovered', { timeout: 30000 }, async () => {
-    const { patient, doctor, conversationId: conv } = await pairWithConversation();
+    const { patient, doctor, conv, p, m1 } = await inRoomWithOne(WS_URL, { delay: 1000, label: 'patient gw1, tokens' });
     const d = await connectJoined(WS_URL2, tokenFor(doctor), conv, { transport: 'websocket', label: 'doctor gw2' });
-    const p = recoveringClient(WS_URL, tokenFor(patient), { delay: 1000, label: 'patient gw1, tokens' });
     try {
-      await p.ready();
-      await p.join(conv);
-      const m1 = await rest(conv, doctor, 'avant');
-      await p.waitFor('new_message', (x) => x.message.id === m1);
 
       // A refreshed token (the client resends its auth object): recovered.
       let mark = p.mark();
@@ -769,14 +673,9 @@ describe('the token is checked again at the reconnection', () => {
   });
 
   test('another user\'s token with the pid: a fresh session, none of the first user\'s rooms or events', { timeout: 30000 }, async () => {
-    const { patient, doctor, conversationId: conv } = await pairWithConversation();
     const other = await createPatient('Autre', 'Patient');
-    const p = recoveringClient(WS_URL, tokenFor(patient), { delay: 1000, label: 'patient gw1, token swapped' });
+    const { doctor, conv, p } = await inRoomWithOne(WS_URL, { delay: 1000, label: 'patient gw1, token swapped' });
     try {
-      await p.ready();
-      await p.join(conv);
-      const m1 = await rest(conv, doctor, 'avant');
-      await p.waitFor('new_message', (x) => x.message.id === m1);
       const mark = p.mark();
       p.socket.auth.token = tokenFor(other);
       p.socket.io.engine.close();

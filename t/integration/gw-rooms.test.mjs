@@ -1,23 +1,20 @@
 // Gateway: join_room / leave_room, permission refusals, isolation between
 // conversations, typing_start / typing_stop and the typing_stop sent on
 // behalf of a socket that goes away (API.md section 5).
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { post } from '../lib/http.mjs';
 import { assertOk } from '../lib/shapes.mjs';
 import { tokenFor } from '../lib/jwt.mjs';
 import {
-  closeDb, countMessages, createConversation, createDoctor, createPatient, link, MAX_ID, pairWithConversation,
+  countMessages, createConversation, createDoctor, createPatient, link, MAX_ID, pairWithConversation, setUp,
 } from '../lib/fixtures.mjs';
 import {
-  ENDPOINTS, QUIET_MS, TRANSPORT_NAMES, closeAll, connect, connectJoined, expectRefusal, sleep, WS_URL, WS_URL2,
+  ENDPOINTS, QUIET_MS, TRANSPORT_NAMES, connect, connectJoined, expectRefusal, sleep, WS_URL, WS_URL2,
   assertNewMessage,
 } from '../lib/sio.mjs';
 
-after(async () => {
-  closeAll();
-  await closeDb();
-});
+setUp();
 
 const restSend = async (conv, user, content) =>
   assertOk(await post(`/conversations/${conv}/messages`, tokenFor(user), { content }), 201).message;

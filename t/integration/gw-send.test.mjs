@@ -3,24 +3,20 @@
 // socket of the room on both instances (the sender's included), validation
 // refusals that store nothing, a closed conversation (conflict), the
 // clientId retry, and long messages.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { get, post } from '../lib/http.mjs';
 import { assertMessage, assertOk } from '../lib/shapes.mjs';
 import { tokenFor } from '../lib/jwt.mjs';
 import {
-  closeDb, countMessages, createConversation, createDoctor, createPatient, link, pairWithConversation, q,
+  countMessages, createConversation, createDoctor, createPatient, link, pairWithConversation, q, setUp,
 } from '../lib/fixtures.mjs';
 import {
-  ENDPOINTS, QUIET_MS, TRANSPORT_NAMES, assertErrorEvent, closeAll, connect, connectJoined,
-  expectRefusal, sleep, WS_URL, WS_URL2,
-  assertNewMessage,
+  ENDPOINTS, QUIET_MS, TRANSPORT_NAMES, assertErrorEvent, connect, connectJoined, expectRefusal, sleep, WS_URL,
+  WS_URL2, assertNewMessage,
 } from '../lib/sio.mjs';
 
-after(async () => {
-  closeAll();
-  await closeDb();
-});
+setUp();
 
 const byId = (id) => (d) => d && d.message && d.message.id === id;
 

@@ -4,21 +4,18 @@
 // gateway must disconnect it once its send queue is full (ws_send_queue_bytes)
 // while every other socket, on both instances, gets every message, and the
 // gateway stays healthy.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { post } from '../lib/http.mjs';
 import { assertOk } from '../lib/shapes.mjs';
 import { tokenFor } from '../lib/jwt.mjs';
-import { closeDb, pairWithConversation } from '../lib/fixtures.mjs';
+import { pairWithConversation, setUp } from '../lib/fixtures.mjs';
 import {
-  QUIET_MS, assertDeliveredOnceInOrder, closeAll, connectJoined, health, messageIds, rawConnect, sleep, stats, statsUntil,
+  QUIET_MS, assertDeliveredOnceInOrder, connectJoined, health, messageIds, rawConnect, sleep, stats, statsUntil,
   WS_URL, WS_URL2,
 } from '../lib/sio.mjs';
 
-after(async () => {
-  closeAll();
-  await closeDb();
-});
+setUp();
 
 const CONTENT_CHARS = 9000; // ~9.2 KB per new_message frame
 // Loopback TCP buffers hold a lot (about 2.7 MB were seen queued in the kernel

@@ -4,24 +4,13 @@
 // event); what was refused can be sent again with its clientId; the
 // gateway serves again by itself once the database is back. Named gw-zy-
 // so that it runs after the other gateway files.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { requireEnv } from '../lib/env.mjs';
 import { tokenFor } from '../lib/jwt.mjs';
-import { closeDb, pairWithConversation, q, tag } from '../lib/fixtures.mjs';
-import { QUIET_MS, WS_URL, WS_URL2, closeAll, connectJoined, health, sleep } from '../lib/sio.mjs';
+import { pairWithConversation, pgctl, q, setUp, tag } from '../lib/fixtures.mjs';
+import { QUIET_MS, WS_URL, WS_URL2, connectJoined, health, sleep } from '../lib/sio.mjs';
 
-const PG_CTL = requireEnv('MSG_PG_CTL');
-const run = promisify(execFile);
-let down = false;
-
-after(async () => {
-  closeAll();
-  if (down) await run(PG_CTL, ['start'], { timeout: 60000 }).catch(() => {});
-  await closeDb();
-});
+setUp();
 
 async function until(what, fn, ms = 30000) {
   const t0 = Date.now();
@@ -61,11 +50,9 @@ test('database killed during group commits: acked = stored once and delivered on
     }
   })();
   await sleep(40);
-  down = true;
-  await run(PG_CTL, ['kill'], { timeout: 60000 });
+  await pgctl('kill');
   await sending;
-  await run(PG_CTL, ['start'], { timeout: 60000 });
-  down = false;
+  await pgctl('start');
   await until('gateways healthy again', async () => (await health(WS_URL)).status === 200 && (await health(WS_URL2)).status === 200);
 
   const refused = [];

@@ -5,41 +5,18 @@
 // committed around the restart reaches every client once, in order. Named
 // gw-zz- so that it runs after the other gateway files and before
 // zz-db-restart.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { requireEnv } from '../lib/env.mjs';
 import { api } from '../lib/http.mjs';
 import { tokenFor } from '../lib/jwt.mjs';
-import { closeDb, pairWithConversation, q } from '../lib/fixtures.mjs';
+import { closeDb, pgctl, q, setUp } from '../lib/fixtures.mjs';
 import {
-  ENDPOINTS, QUIET_MS, assertDeliveredOnceInOrder, closeAll, connectJoined, expectRefusal, health, messageIds, sleep,
+  ENDPOINTS, QUIET_MS, assertDeliveredOnceInOrder, connectJoined, expectRefusal, health, messageIds, sleep,
   WS_URL, WS_URL2,
 } from '../lib/sio.mjs';
 
-const PG_CTL = requireEnv('MSG_PG_CTL');
-const run = promisify(execFile);
-let stopped = false;
-
-async function pgctl(action) {
-  try {
-    await run(PG_CTL, [action], { timeout: 60000 });
-  } catch (err) {
-    throw new Error(`"${PG_CTL} ${action}" failed: ${err.message}\n${err.stderr || ''}`);
-  }
-}
-
 let patient; let doctor; let conv;
-
-before(async () => {
-  ({ patient, doctor, conversationId: conv } = await pairWithConversation());
-});
-after(async () => {
-  closeAll();
-  if (stopped) await pgctl('start').catch(() => {});
-  await closeDb();
-});
+setUp({ pair: (p) => ({ patient, doctor, conversationId: conv } = p) });
 
 const call = (method, path, token, body) => api(method, path, { token, body, signal: AbortSignal.timeout(5000) });
 
@@ -99,7 +76,6 @@ test('PostgreSQL stopped and started: clients kept, unavailable meanwhile, nothi
 
     await closeDb(); // our pool would only hold broken connections
     await pgctl('stop');
-    stopped = true;
     const downAt = Date.now();
     try {
       await sleep(300);
@@ -116,7 +92,6 @@ test('PostgreSQL stopped and started: clients kept, unavailable meanwhile, nothi
       await sleep(Math.max(0, 1500 - (Date.now() - downAt)));
     } finally {
       await pgctl('start');
-      stopped = false;
     }
 
     // Right after the start, while the gateways may still be reconnecting their LISTEN:

@@ -1,13 +1,13 @@
 // HTTP rules of API.md sections 3 and 4 through nginx: unknown paths, wrong
 // methods, path ids, request bodies (media type, size, JSON, UTF-8, chunked),
 // and a keep-alive connection that keeps working after errors.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { api, get, post, raw } from '../lib/http.mjs';
 import { allowOf, assertError, assertMessage, assertOk } from '../lib/shapes.mjs';
 import { tokenFor } from '../lib/jwt.mjs';
-import { closeDb, countMessages, MAX_ID, pairWithConversation } from '../lib/fixtures.mjs';
+import { countMessages, MAX_ID, pairWithConversation, setUp } from '../lib/fixtures.mjs';
 
 let patient;
 let doctor;
@@ -18,7 +18,7 @@ before(async () => {
   ({ patient, doctor, conversationId: conv } = await pairWithConversation());
   token = tokenFor(patient);
 });
-after(closeDb);
+setUp();
 
 const msgPath = () => `/conversations/${conv}/messages`;
 const auth = () => ({ authorization: `Bearer ${token}` });

@@ -1,15 +1,15 @@
 // GET /api/messaging/me (API.md section 4: {user: User}, the caller as the
 // users table has it), and the charset of every JSON answer of the gateway
 // (API.md section 3: application/json; charset=utf-8), /stats included.
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, BASE_URL, get } from '../lib/http.mjs';
 import { assertError, assertOk, assertUser, allowOf } from '../lib/shapes.mjs';
 import { claims, sign, tokenFor } from '../lib/jwt.mjs';
-import { closeDb, createDoctor, createPatient, q } from '../lib/fixtures.mjs';
+import { createDoctor, createPatient, q, setUp } from '../lib/fixtures.mjs';
 import { WS_URL } from '../lib/sio.mjs';
 
-after(closeDb);
+setUp();
 
 describe('GET /me', () => {
   test('a patient and a doctor get themselves, from the users table', async () => {

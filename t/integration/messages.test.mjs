@@ -1,16 +1,16 @@
 // Messages (API.md section 4): sending and its rules, clientId idempotency,
 // 409 on a conversation that is not active, history pages and cursors,
 // mark-as-read and unread counts.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { get, post, raw } from '../lib/http.mjs';
 import { assertError, assertMessage, assertOk } from '../lib/shapes.mjs';
 import { tokenFor } from '../lib/jwt.mjs';
 import {
-  closeDb, countMessages, createConversation, createDoctor, createPatient, link, MAX_ID, pairWithConversation, q,
+  countMessages, createConversation, createDoctor, createPatient, link, MAX_ID, pairWithConversation, q, setUp,
 } from '../lib/fixtures.mjs';
 
-after(closeDb);
+setUp();
 
 const send = (conv, user, body) => post(`/conversations/${conv}/messages`, tokenFor(user), body);
 

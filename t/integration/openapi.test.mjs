@@ -4,7 +4,7 @@
 // it gives for their status (Ajv, JSON Schema 2020-12), with the contract's
 // Content-Type. Every operation of the document is exercised, and every route
 // of fcgi-api/router.c is in the document: neither can drift from the other.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Validator } from '@seriousme/openapi-schema-validator';
@@ -13,7 +13,7 @@ import addFormats from 'ajv-formats';
 import YAML from 'yaml';
 import { api, raw } from '../lib/http.mjs';
 import { tokenFor } from '../lib/jwt.mjs';
-import { closeDb, createDoctor, createPatient, link, q } from '../lib/fixtures.mjs';
+import { createDoctor, createPatient, link, q, setUp } from '../lib/fixtures.mjs';
 
 const DOC_PATH = new URL('../../docs/openapi.yaml', import.meta.url);
 const ROUTER = new URL('../../fcgi-api/router.c', import.meta.url);
@@ -75,7 +75,7 @@ before(async () => {
   tp = tokenFor(patient);
   td = tokenFor(doctor);
 });
-after(closeDb);
+setUp();
 
 describe('docs/openapi.yaml', () => {
   test('is a valid OpenAPI 3.1 document', async () => {

@@ -4,18 +4,15 @@
 // conversations on every instance; one presence for the other participant
 // right after room_joined; participant.online/lastSeenAt over REST; nobody
 // outside the conversation hears of it.
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { get } from '../lib/http.mjs';
 import { assertOk, ISO_MS } from '../lib/shapes.mjs';
 import { tokenFor } from '../lib/jwt.mjs';
-import { closeDb, pairWithConversation } from '../lib/fixtures.mjs';
-import { closeAll, connect, connectJoined, QUIET_MS, sleep, WS_URL, WS_URL2 } from '../lib/sio.mjs';
+import { pairWithConversation, setUp } from '../lib/fixtures.mjs';
+import { connect, connectJoined, QUIET_MS, sleep, WS_URL, WS_URL2 } from '../lib/sio.mjs';
 
-after(async () => {
-  closeAll();
-  await closeDb();
-});
+setUp();
 
 const GRACE_MS = 5000;
 

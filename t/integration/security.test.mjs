@@ -15,15 +15,12 @@ import pg from 'pg';
 import { get, post } from '../lib/http.mjs';
 import { assertError, assertOk } from '../lib/shapes.mjs';
 import { now, sign, tokenFor } from '../lib/jwt.mjs';
-import { closeDb, countEvents, countMessages, pairWithConversation, q } from '../lib/fixtures.mjs';
+import { countEvents, countMessages, pairWithConversation, q, setUp } from '../lib/fixtures.mjs';
 import { DB_URL } from '../lib/env.mjs';
 import { runCgi } from '../lib/cgi.mjs';
-import { Client, ENDPOINTS, closeAll, connect, connectJoined } from '../lib/sio.mjs';
+import { Client, ENDPOINTS, connect, connectJoined } from '../lib/sio.mjs';
 
-after(async () => {
-  closeAll();
-  await closeDb();
-});
+setUp();
 
 /** A token for user with exactly these iat and exp (iat undefined: none). */
 const tokenAt = (user, iat, exp) => sign({ sub: String(user.id), role: user.role, ...(iat === undefined ? {} : { iat }), exp });

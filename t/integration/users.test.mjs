@@ -1,11 +1,11 @@
 // GET /search-users and GET /available-users (API.md section 4): linked users
 // only, case- and accent-insensitive matching, ordering, limits.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { get, post } from '../lib/http.mjs';
 import { assertError, assertOk, assertUser } from '../lib/shapes.mjs';
 import { tokenFor } from '../lib/jwt.mjs';
-import { closeDb, createDoctor, createPatient, link } from '../lib/fixtures.mjs';
+import { createDoctor, createPatient, link, setUp } from '../lib/fixtures.mjs';
 
 const view = (u) => ({ id: u.id, role: u.role, firstName: u.firstName, lastName: u.lastName });
 
@@ -33,7 +33,7 @@ before(async () => {
   await link(docs.other, doctor2);
   lonely = await createPatient('Solo', 'Seul');
 });
-after(closeDb);
+setUp();
 
 const search = async (qs, user = patient) => {
   const res = await get(`/search-users?${qs}`, tokenFor(user));

@@ -2,27 +2,16 @@
 // 503 while it is gone (/api/health and the messaging routes), then full
 // service within a few seconds, without restarting the API. Named zz- so
 // that it runs last: it stops the PostgreSQL cluster every test uses.
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execSync } from 'node:child_process';
-import { requireEnv } from '../lib/env.mjs';
 import { api, get, post } from '../lib/http.mjs';
 import { assertError, assertJsonType, assertMessage, assertOk } from '../lib/shapes.mjs';
 import { tokenFor } from '../lib/jwt.mjs';
-import { closeDb, countMessages, pairWithConversation } from '../lib/fixtures.mjs';
+import { closeDb, countMessages, pairWithConversation, pgctl, setUp } from '../lib/fixtures.mjs';
 
-const PG_CTL = requireEnv('MSG_PG_CTL');
 const BACK_WITHIN_MS = 10000;
 
-let patient; let doctor; let conv; let stopped = false;
-
-function pgctl(action) {
-  try {
-    execSync(`${PG_CTL} ${action}`, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60000 });
-  } catch (err) {
-    throw new Error(`"${PG_CTL} ${action}" failed: ${err.message}\n${err.stderr || ''}`);
-  }
-}
+let patient; let doctor; let conv;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // Every request is bounded: while the database is down the API must answer, not hang.
@@ -32,12 +21,7 @@ before(async () => {
   ({ patient, doctor, conversationId: conv } = await pairWithConversation());
   assertOk(await post(`/conversations/${conv}/messages`, tokenFor(doctor), { content: 'avant la panne' }), 201);
 });
-after(async () => {
-  if (stopped) {
-    try { pgctl('start'); } catch { /* reported by the test */ }
-  }
-  await closeDb();
-});
+setUp();
 
 test('database stopped: 503; started again: full service without restarting the API', async () => {
   const tok = tokenFor(patient);
@@ -49,8 +33,7 @@ test('database stopped: 503; started again: full service without restarting the 
   const messagesBefore = await countMessages(conv);
   await closeDb(); // our own pool would only see broken connections
 
-  pgctl('stop');
-  stopped = true;
+  await pgctl('stop');
   try {
     // Health: 503 with a JSON body, either {"status": "..."} or the error shape.
     for (let i = 0; i < 3; i++) {
@@ -84,8 +67,7 @@ test('database stopped: 503; started again: full service without restarting the 
     assertError(await call('GET', '/nope', tok), 404, 'not_found');
     assertError(await call('DELETE', '/conversations', tok), 405, 'method_not_allowed');
   } finally {
-    pgctl('start');
-    stopped = false;
+    await pgctl('start');
   }
 
   // Back within BACK_WITHIN_MS: health 200, then 20 consecutive successes spread

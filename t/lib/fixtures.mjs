@@ -1,9 +1,12 @@
 // Test data written straight into PostgreSQL with node-postgres: users,
 // patient-doctor links and conversations, each file making its own with
 // unique e-mails so that files never depend on one another.
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { after, before } from 'node:test';
+import { promisify } from 'node:util';
 import pg from 'pg';
-import { DB_URL } from './env.mjs';
+import { DB_URL, requireEnv } from './env.mjs';
 
 // BIGINT (message and event ids, counts) as JSON-like numbers.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
@@ -33,6 +36,48 @@ export async function closeDb() {
     pool = null;
     await p.end().catch(() => {});
   }
+}
+
+const closers = [];
+
+/** Something to close after the file's tests (in the order registered), before the database pool. */
+export function atEnd(fn) {
+  closers.push(fn);
+}
+
+/**
+ * The set-up every test file shares, registered with node:test at the
+ * file's level: after its tests, what atEnd() was given (sio.mjs gives it
+ * the open sockets and extra gateways) is closed, then the database pool.
+ * With `pair`, a linked patient and doctor with a conversation are made
+ * before the tests and handed to pair({patient, doctor, conversationId}).
+ */
+export function setUp({ pair } = {}) {
+  if (pair) before(async () => pair(await pairWithConversation()));
+  after(async () => {
+    for (const fn of closers.splice(0)) await fn();
+    if (dbDown) await pgctl('start').catch(() => {});
+    await closeDb();
+  });
+}
+
+let dbDown = false;
+const run = promisify(execFile);
+
+/**
+ * The tests' private PostgreSQL (MSG_PG_CTL): 'stop', 'kill' (an immediate
+ * shutdown, as a crash) or 'start'. One a test leaves down is started again
+ * after the file's tests (setUp).
+ */
+export async function pgctl(action) {
+  const ctl = requireEnv('MSG_PG_CTL');
+  if (action !== 'start') dbDown = true;
+  try {
+    await run(ctl, [action], { timeout: 60000 });
+  } catch (err) {
+    throw new Error(`"${ctl} ${action}" failed: ${err.message}\n${err.stderr || ''}`);
+  }
+  if (action === 'start') dbDown = false;
 }
 
 /** Inserts a user; returns {id, role, firstName, lastName}. */

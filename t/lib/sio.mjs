@@ -10,11 +10,12 @@
 // offset).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { openSync, closeSync, readFileSync } from 'node:fs';
+import { openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { io } from 'socket.io-client';
 import WebSocket from 'ws';
 import { BASE_URL, requireEnv } from './env.mjs';
+import { atEnd } from './fixtures.mjs';
 
 export const WS_URL = requireEnv('MSG_WS_URL').replace(/\/+$/, '');
 export const WS_URL2 = requireEnv('MSG_WS_URL2').replace(/\/+$/, '');
@@ -369,54 +370,61 @@ export function rssKiB(pid) {
 }
 
 /**
- * Starts one more gateway ($MSG_GATEWAY_BIN --port PORT) with the stack's
- * configuration (inherited environment); resolves once its /health answers.
- * Its log goes to MSG_VAR/log/gateway-extra-PORT.log (checked for sanitizer
- * reports like the others). Returns {port, url, proc, exited (promise of
- * {code, signal}), stop()}.
+ * Starts one more gateway ($MSG_GATEWAY_BIN --port PORT [--config FILE])
+ * with the stack's environment plus `env`; resolves once its /health
+ * answers. Its log goes to MSG_VAR/log/gateway-extra-PORT.log (checked for
+ * sanitizer reports like the others). Returns {port, url, proc, exited
+ * (promise of {code, signal}), kill(sig, ms), stop(ms)}. What a test leaves
+ * running is stopped after the file's tests (fixtures.mjs, setUp), and
+ * killed at exit whatever happens to the test process.
  */
-// Gateways started here, killed at exit whatever happens to the test process.
 const started = new Set();
+const running = new Set();
 process.once('exit', () => {
   for (const p of started) {
     try { p.kill('SIGKILL'); } catch { /* gone */ }
   }
 });
 
-export async function startGateway(port, { readyMs = 10000, env = {} } = {}) {
+export async function startGateway(port, { readyMs = 10000, env = {}, config } = {}) {
   const bin = requireEnv('MSG_GATEWAY_BIN');
   const logPath = `${requireEnv('MSG_VAR')}/log/gateway-extra-${port}.log`;
+  const args = ['--port', String(port), ...(config ? ['--config', config] : [])];
   const fd = openSync(logPath, 'a');
-  const proc = spawn(bin, ['--port', String(port)], { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
+  const proc = spawn(bin, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
   closeSync(fd);
   started.add(proc);
   let exitInfo = null;
+  let gw = null;
   const exited = new Promise((resolve) => {
-    proc.on('exit', (code, signal) => { started.delete(proc); exitInfo = { code, signal }; resolve(exitInfo); });
-    proc.on('error', (err) => { started.delete(proc); exitInfo = { code: -1, signal: null, err }; resolve(exitInfo); });
+    const done = (info) => { started.delete(proc); running.delete(gw); exitInfo = info; resolve(info); };
+    proc.on('exit', (code, signal) => done({ code, signal }));
+    proc.on('error', (err) => done({ code: -1, signal: null, err }));
   });
   const url = `http://127.0.0.1:${port}`;
-  const gw = {
+  gw = {
     port,
     url,
     proc,
     exited,
-    /** SIGTERM, then SIGKILL after ms; resolves with {code, signal}. */
-    async stop(ms = 5000) {
+    /** Sends sig; SIGKILL after ms; resolves with {code, signal}. */
+    async kill(sig = 'SIGTERM', ms = 8000) {
       if (exitInfo) return exitInfo;
-      proc.kill('SIGTERM');
+      proc.kill(sig);
       const t = setTimeout(() => { if (!exitInfo) proc.kill('SIGKILL'); }, ms);
       const r = await exited;
       clearTimeout(t);
       return r;
     },
+    stop(ms = 5000) { return gw.kill('SIGTERM', ms); },
   };
+  running.add(gw);
   const t0 = Date.now();
   for (;;) {
     if (exitInfo) {
       let log = '';
       try { log = readFileSync(logPath, 'utf8').slice(-2000); } catch { /* none */ }
-      throw new Error(`${bin} --port ${port} exited at start (${JSON.stringify(exitInfo)}): ${log}`);
+      throw new Error(`${bin} ${args.join(' ')} exited at start (${JSON.stringify(exitInfo)}): ${log}`);
     }
     try {
       const h = await health(url, 1000);
@@ -424,9 +432,36 @@ export async function startGateway(port, { readyMs = 10000, env = {} } = {}) {
     } catch { /* not listening yet */ }
     if (Date.now() - t0 > readyMs) {
       await gw.stop();
-      throw new Error(`${bin} --port ${port}: /health not 200 within ${readyMs} ms`);
+      throw new Error(`${bin} ${args.join(' ')}: /health not 200 within ${readyMs} ms`);
     }
     await sleep(50);
+  }
+}
+
+/** Stops every gateway startGateway() started that still runs. */
+export async function stopGateways(ms = 3000) {
+  for (const gw of [...running]) await gw.stop(ms).catch(() => {});
+}
+
+// What a test file leaves open goes after its tests: its sockets first,
+// then its gateways (fixtures.mjs, setUp()).
+atEnd(closeAll);
+atEnd(stopGateways);
+
+/** The stack's configuration plus `extra` lines, in a file of the test's own (MSG_VAR/NAME.conf). */
+export function configWith(name, extra) {
+  const base = readFileSync(requireEnv('MESSAGING_CONFIG'), 'utf8');
+  const path = `${requireEnv('MSG_VAR')}/${name}.conf`;
+  writeFileSync(path, `${base.replace(/\n?$/, '\n')}${extra.join('\n')}\n`);
+  return path;
+}
+
+/** Waits until cond() holds, polling; fails the test after ms. */
+export async function until(cond, ms, what) {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) assert.fail(`${what}: not within ${ms} ms`);
+    await sleep(20);
   }
 }
 

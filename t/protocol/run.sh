@@ -19,7 +19,7 @@ here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 passed=0 failed=0
 note() { echo "protocol: $*"; }
 
-# 1. unit tests: each prints "<name>: N passed, M failed"
+# 1. unit tests of the codecs (t/lib/check.h): each prints "unit NAME: N passed, M failed"
 for t in "${units[@]}"; do
   out=$("$t" 2>&1); rc=$?
   echo "$out" | grep -E "FAIL|passed"

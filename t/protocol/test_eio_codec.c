@@ -5,7 +5,7 @@
 
 #include "engineio/eio_codec.h"
 #include "engineio/eio_internal.h"
-#include "tap.h"
+#include "check.h"
 
 #define S(x) (const uint8_t *)(x), sizeof(x) - 1
 
@@ -206,5 +206,5 @@ int main(void)
 	test_packet();
 	test_payload();
 	test_payload_encode();
-	return tap_done("test_eio_codec");
+	return check_report("eio_codec");
 }

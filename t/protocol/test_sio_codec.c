@@ -5,7 +5,7 @@
 
 #include "msg_limits.h"
 #include "socketio/sio_codec.h"
-#include "tap.h"
+#include "check.h"
 
 static int dec(const char *s, sio_packet *p)
 {
@@ -282,5 +282,5 @@ int main(void)
 	test_hostile();
 	test_one_parser();
 	test_encode();
-	return tap_done("test_sio_codec");
+	return check_report("sio_codec");
 }

@@ -89,6 +89,54 @@ static int load(const char *text, struct msg_config *cfg, char *err, size_t n)
     return rc;
 }
 
+/* api_socket_mode: octal, 0 to 0777, nothing else. */
+static void test_socket_mode(void)
+{
+    unsigned m = 12345;
+    CHECK(msg_config_socket_mode("0660", &m) == 0 && m == 0660);
+    CHECK(msg_config_socket_mode("0", &m) == 0 && m == 0);
+    CHECK(msg_config_socket_mode("777", &m) == 0 && m == 0777);
+    static const char *const bad[] = {"", "1000", "0o660", "0668", "-1", " 660", "660 ", "8", "99999999999999999999", NULL};
+    int accepted = 0;
+    for (int i = 0; bad[i]; i++)
+        accepted += msg_config_socket_mode(bad[i], &m) == 0;
+    CHECK_INT(accepted, 0);
+    CHECK_INT(msg_config_socket_mode(NULL, &m), -1);
+}
+
+/* --check-config's dump: every secret hidden, a password in the database
+ * URL masked in either form, other values as they are. */
+static void dump_is(const char *url, const char *want_line)
+{
+    struct msg_config cfg;
+    char err[512], *text = NULL;
+    size_t len = 0;
+    setenv("MESSAGING_DATABASE_URL", url, 1);
+    CHECK(load("jwt_secret_previous = fedcba9876543210fedcba9876543210\n", &cfg, err, sizeof err) == 0);
+    FILE *f = open_memstream(&text, &len);
+    msg_config_dump(&cfg, f);
+    fclose(f);
+    CHECK(strstr(text, want_line) != NULL);
+    CHECK(strstr(text, SECRET) == NULL && strstr(text, "fedcba98") == NULL && strstr(text, "s3cret") == NULL);
+    CHECK(strstr(text, "jwt_secret = (set, hidden)\n") != NULL);
+    CHECK(strstr(text, "jwt_secret_previous = (set, hidden)\n") != NULL);
+    if (!strstr(text, want_line))
+        fprintf(stderr, "  dump:\n%s", text);
+    free(text);
+    msg_config_free(&cfg);
+}
+
+static void test_dump(void)
+{
+    setenv("MESSAGING_JWT_SECRET", SECRET, 1);
+    dump_is("postgresql://app:s3cret@db.example/messaging", "database_url = postgresql://app:***@db.example/messaging\n");
+    dump_is("host=db user=app password=s3cret dbname=m", "database_url = host=db user=app password=*** dbname=m\n");
+    dump_is("postgresql:///m?host=/tmp&password=s3cret&user=x", "database_url = postgresql:///m?host=/tmp&password=***&user=x\n");
+    dump_is("postgresql:///messaging", "database_url = postgresql:///messaging\n");
+    unsetenv("MESSAGING_DATABASE_URL");
+    unsetenv("MESSAGING_JWT_SECRET");
+}
+
 int main(void)
 {
     struct msg_config cfg;
@@ -182,6 +230,8 @@ int main(void)
     CHECK(msg_config_socket_mode(cfg.api_socket_mode, &mode) == 0 && mode == 0600);
     msg_config_free(&cfg);
     test_key_file();
+    test_socket_mode();
+    test_dump();
     unsetenv("MESSAGING_DATABASE_URL");
 
     /* The tools that never connect do not need a database. */
