@@ -98,6 +98,25 @@ void gw_hold(struct gateway *g, int conv)
     gw_ask_cursor(g, cv);
 }
 
+void gw_join_now(struct gateway *g, sio_socket *s, int conv, int64_t ack_id, const char *presence)
+{
+    char room[32];
+    gw_room_name(conv, room, sizeof room);
+    sio_join(s, room);
+    gw_session_joined(g, sio_socket_user(s), conv);
+    json_object *d = gw_conv_object(conv);
+    gw_emit(g, s, "room_joined", d);
+    /* The other participant's presence, right after (sql/043). */
+    if (presence && presence[0]) {
+        char arr[GW_PRESENCE_MAX + 16];
+        int n = snprintf(arr, sizeof arr, "[\"presence\",%s]", presence);
+        if (n > 0 && (size_t)n < sizeof arr && sio_emit_text(s, arr, (size_t)n) == 0)
+            g->stats.events_out[gw_event_index("presence")]++;
+    }
+    gw_ack_conv(s, ack_id, conv);
+    json_object_put(d);
+}
+
 void gw_join(struct gateway *g, sio_socket *s, int conv, int64_t ack_id, const char *presence)
 {
     gw_hold(g, conv);
@@ -346,11 +365,11 @@ void gw_ring(struct gateway *g, int conv)
     ring_now(g);
 }
 
-void gw_notify_typing(struct gateway *g, uint64_t socket_id, int conv, int user, int typing)
+void gw_notify_typing(struct gateway *g, uint64_t socket_id, int conv, int user, int start)
 {
     struct sbuf p;
     sbuf_init(&p);
-    msg_bus_typing(&p, g->instance, conv, user, typing);
+    msg_bus_typing(&p, g->instance, conv, user, start);
     /* On this socket's connection: its typing_start and typing_stop reach
      * the other gateways in the order it sent them. */
     struct pgc *db = pgpool_for(&g->pool, socket_id);
@@ -361,7 +380,7 @@ void gw_notify_typing(struct gateway *g, uint64_t socket_id, int conv, int user,
      * sent, a typing_stop always is (the other side would show typing). */
     if (db && sbuf_ok(&p)) {
         if (c)
-            gw_op_counted(g, c, db, MSG_OP_NOTIFY, params, typing);
+            gw_op_counted(g, c, db, MSG_OP_NOTIFY, params, start);
         else
             pgc_op(db, MSG_OP_NOTIFY, params, NULL, NULL);
     }

@@ -10,53 +10,6 @@
 #include "sbuf.h"
 #include "validate.h"
 
-void gw_emit(struct gateway *g, sio_socket *s, const char *event, json_object *data)
-{
-    json_object *args = json_object_new_array();
-    json_object_array_add(args, json_object_get(data));
-    if (sio_emit(s, event, args, NULL, 0) == 0)
-        g->stats.events_out[gw_event_index(event)]++;
-    json_object_put(args);
-}
-
-void gw_ack(sio_socket *s, int64_t ack_id, json_object *data)
-{
-    if (ack_id == SIO_NO_ACK)
-        return;
-    json_object *args = json_object_new_array();
-    json_object_array_add(args, json_object_get(data));
-    sio_ack(s, ack_id, args, NULL, 0);
-    json_object_put(args);
-}
-
-void gw_fail(struct gateway *g, sio_socket *s, const char *event, int64_t ack_id,
-             enum msg_code code, const char *message)
-{
-    gw_fail_retry(g, s, event, ack_id, code, message, -1);
-}
-
-void gw_fail_retry(struct gateway *g, sio_socket *s, const char *event, int64_t ack_id,
-                   enum msg_code code, const char *message, long long retry_ms)
-{
-    g->stats.errors[code]++;
-    json_object *e = json_object_new_object();
-    json_object_object_add(e, "message", json_object_new_string(message));
-    json_object_object_add(e, "code", json_object_new_string(msg_code_name(code)));
-    json_object_object_add(e, "event", json_object_new_string(event));
-    gw_emit(g, s, "error", e);
-    json_object_put(e);
-    if (ack_id != SIO_NO_ACK) {
-        json_object *a = json_object_new_object(), *err = json_object_new_object();
-        json_object_object_add(err, "code", json_object_new_string(msg_code_name(code)));
-        json_object_object_add(err, "message", json_object_new_string(message));
-        if (retry_ms >= 0)
-            json_object_object_add(err, "retryAfterMs", json_object_new_int64(retry_ms));
-        json_object_object_add(a, "ok", json_object_new_boolean(0));
-        json_object_object_add(a, "error", err);
-        gw_ack(s, ack_id, a);
-        json_object_put(a);
-    }
-}
 
 /* An operation in flight for a socket's event. */
 struct op {
@@ -143,42 +96,9 @@ static void submit(struct gateway *g, sio_socket *s, struct gw_client *c, struct
     gw_share_take(c, o->bytes);
 }
 
-static json_object *conv_object(int conv)
-{
-    json_object *d = json_object_new_object();
-    json_object_object_add(d, "conversationId", json_object_new_int(conv));
-    return d;
-}
-
-/* {ok: true, conversationId}: the ack of the room and typing events. */
-static void ack_conv(sio_socket *s, int64_t ack_id, int conv)
-{
-    json_object *a = conv_object(conv);
-    json_object_object_add(a, "ok", json_object_new_boolean(1));
-    gw_ack(s, ack_id, a);
-    json_object_put(a);
-}
 
 /* ---------------------------------------------------------------- rooms */
 
-void gw_join_now(struct gateway *g, sio_socket *s, int conv, int64_t ack_id, const char *presence)
-{
-    char room[32];
-    gw_room_name(conv, room, sizeof room);
-    sio_join(s, room);
-    gw_session_joined(g, sio_socket_user(s), conv);
-    json_object *d = conv_object(conv);
-    gw_emit(g, s, "room_joined", d);
-    /* The other participant's presence, right after (sql/043). */
-    if (presence && presence[0]) {
-        char arr[GW_PRESENCE_MAX + 16];
-        int n = snprintf(arr, sizeof arr, "[\"presence\",%s]", presence);
-        if (n > 0 && (size_t)n < sizeof arr && sio_emit_text(s, arr, (size_t)n) == 0)
-            g->stats.events_out[gw_event_index("presence")]++;
-    }
-    ack_conv(s, ack_id, conv);
-    json_object_put(d);
-}
 
 static void joined(void *arg, PGresult *res)
 {
@@ -221,9 +141,9 @@ static void on_leave(struct gateway *g, sio_socket *s, struct gw_client *c, int 
             cv->joiners[k--] = cv->joiners[--cv->njoiners];
     sio_leave(s, room);
     gw_session_left(g, c, conv);
-    json_object *d = conv_object(conv);
+    json_object *d = gw_conv_object(conv);
     gw_emit(g, s, "room_left", d);
-    ack_conv(s, ack_id, conv);
+    gw_ack_conv(s, ack_id, conv);
     json_object_put(d);
     gw_release_empty(g);
 }
@@ -333,7 +253,7 @@ static void on_read(struct gateway *g, sio_socket *s, struct gw_client *c, int e
 /* Tells the room here (but the sender) and the other gateways; a
  * typing_start of a socket already typing there, or a typing_stop of one
  * that is not, is not sent again (API.md section 8). */
-static void typing(struct gateway *g, sio_socket *s, struct gw_client *c, const char *event, int conv)
+static void typing_change(struct gateway *g, sio_socket *s, struct gw_client *c, const char *event, int conv)
 {
     int start = strcmp(event, "typing_start") == 0, at = -1;
     for (int i = 0; i < c->ntyping; i++)
@@ -365,8 +285,8 @@ static void typing_checked(void *arg, PGresult *res)
     json_object *body;
     sio_socket *s = op_end(o, res, &status, &body);
     if (s && status == 200) {
-        typing(o->g, s, sio_socket_user(s), gw_event_names[o->event], o->conv);
-        ack_conv(s, o->ack_id, o->conv);
+        typing_change(o->g, s, sio_socket_user(s), gw_event_names[o->event], o->conv);
+        gw_ack_conv(s, o->ack_id, o->conv);
     } else if (s) {
         op_fail(o, s, status, body);
     }
@@ -381,8 +301,8 @@ static void on_typing(struct gateway *g, sio_socket *s, struct gw_client *c, int
     gw_room_name(conv, room, sizeof room);
     if (sio_in_room(s, room)) {
         /* Joining checked participation already. */
-        typing(g, s, c, gw_event_names[ev], conv);
-        ack_conv(s, ack_id, conv);
+        typing_change(g, s, c, gw_event_names[ev], conv);
+        gw_ack_conv(s, ack_id, conv);
         return;
     }
     char uid[16], cid[16];
@@ -395,7 +315,7 @@ static void on_typing(struct gateway *g, sio_socket *s, struct gw_client *c, int
 void gw_typing_cleanup(struct gateway *g, sio_socket *s, struct gw_client *c)
 {
     while (c->ntyping > 0)
-        typing(g, s, c, "typing_stop", c->typing[c->ntyping - 1]);
+        typing_change(g, s, c, "typing_stop", c->typing[c->ntyping - 1]);
 }
 
 /* ---------------------------------------------------------------- routes */

@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 #include <libwebsockets.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "config.h"
 #include "error.h"
@@ -141,6 +142,9 @@ struct gateway {
     struct pgc *listen;        /* LISTEN and the delivery reads */
     struct pgpool pool;        /* operations */
     struct imap convs;         /* conversation id -> struct gw_conv * */
+    /* A new_message was written to a room's sockets (receipts.c observes
+     * it: the delivery layer knows nothing of receipts). NULL: nobody. */
+    void (*on_room_written)(struct gateway *g, int conv, const char *data);
     struct imap users;         /* user id -> open connections */
     struct gw_bus bus;
     struct gw_timers timers;
@@ -210,6 +214,10 @@ int gw_op_counted(struct gateway *g, struct gw_client *c, struct pgc *db, enum m
 /* events.c */
 void gw_on_event(sio_socket *s, const char *event, json_object *args, int64_t ack_id,
                  const sio_bin *bins, size_t nbins, void *user);
+/* The typing_stop a disconnecting socket owes its rooms. */
+void gw_typing_cleanup(struct gateway *g, sio_socket *s, struct gw_client *c);
+
+/* reply.c */
 /* Sends `error` and the failed ack for an event. */
 void gw_fail(struct gateway *g, sio_socket *s, const char *event, int64_t ack_id,
              enum msg_code code, const char *message);
@@ -219,14 +227,15 @@ void gw_fail_retry(struct gateway *g, sio_socket *s, const char *event, int64_t 
 /* Emits to one socket, counting it. */
 void gw_emit(struct gateway *g, sio_socket *s, const char *event, json_object *data);
 void gw_ack(sio_socket *s, int64_t ack_id, json_object *data);
-/* The typing_stop a disconnecting socket owes its rooms. */
-void gw_typing_cleanup(struct gateway *g, sio_socket *s, struct gw_client *c);
+/* {conversationId}, and the ack {ok: true, conversationId}. */
+json_object *gw_conv_object(int conv);
+void gw_ack_conv(sio_socket *s, int64_t ack_id, int conv);
 
 /* A participant's join: into the room and told room_joined at once when
  * its cursor is known, else when it is (API.md section 5, without a gap:
  * from room_joined on, every event after the cursor reaches the socket). */
 void gw_join(struct gateway *g, sio_socket *s, int conv, int64_t ack_id, const char *presence);
-/* events.c: the join itself. */
+/* bus.c: the join itself. */
 void gw_join_now(struct gateway *g, sio_socket *s, int conv, int64_t ack_id, const char *presence);
 
 /* rooms.c: the rooms held and their cursors, and sending to them. */
@@ -234,7 +243,7 @@ struct gw_conv *gw_conv_get(struct gateway *g, int id);
 /* Drops rooms that emptied. */
 void gw_release_empty(struct gateway *g);
 void gw_rooms_free(struct gateway *g);
-void gw_room_name(int conv, char *buf, size_t cap);
+static inline void gw_room_name(int conv, char *buf, size_t cap) { snprintf(buf, cap, "conversation_%d", conv); }
 /* Appends ["kind",data,"id"]: an event's packet array, data spliced. */
 int gw_event_array(struct sbuf *b, const char *kind, const char *data, long long id);
 /* Sends one stored event (data: its JSON text) to its room if it is the
@@ -262,7 +271,7 @@ void gw_safety_net(struct gateway *g);
  * the conversations (coalesced). */
 void gw_ring(struct gateway *g, int conv);
 /* typing_start / typing_stop for the other gateways. */
-void gw_notify_typing(struct gateway *g, uint64_t socket_id, int conv, int user, int typing);
+void gw_notify_typing(struct gateway *g, uint64_t socket_id, int conv, int user, int start);
 void gw_on_notify(struct pgc *c, const char *channel, const char *payload, void *arg);
 void gw_on_listen_ready(struct pgc *c, void *arg);
 void gw_on_listen_down(struct pgc *c, void *arg);
@@ -289,12 +298,18 @@ void gw_stats_lag(struct gw_stats *st, double seconds);
 /* The client is authenticated: restore its session or open a fresh one,
  * then accept it. */
 void gw_session_start(struct gateway *g, sio_socket *s, struct gw_client *c);
-void gw_session_joined(struct gateway *g, struct gw_client *c, int conv);
-void gw_session_left(struct gateway *g, struct gw_client *c, int conv);
 /* The socket is going: record its rooms and their cursors. */
 void gw_session_closed(struct gateway *g, struct gw_client *c);
 void gw_heartbeat(struct gateway *g);
+
+/* client.c: a socket's rooms and its session record. */
 void gw_client_free(struct gw_client *c);
+void gw_client_room_add(struct gateway *g, struct gw_client *c, int conv);
+void gw_session_joined(struct gateway *g, struct gw_client *c, int conv);
+void gw_session_left(struct gateway *g, struct gw_client *c, int conv);
+/* The connection a session's writes go through: chosen by its pid. */
+uint64_t gw_session_key(const char *pid);
+void gw_session_write(struct gateway *g, struct gw_client *c, enum msg_op op, const char *const *params);
 
 /* monitor.c */
 extern const struct lws_protocols gw_http_protocol;

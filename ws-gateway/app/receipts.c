@@ -95,6 +95,7 @@ void gw_receipts_init(struct gateway *g)
 {
     g->receipts.g = g;
     g->receipts.scheduled = 0;
+    g->on_room_written = gw_receipt_written;
     imap_init(&g->receipts.pending);
 }
 

@@ -23,20 +23,6 @@
 
 #define RESTORE_LIMIT MSG_RECOVERY_REPLAY_MAX
 
-void gw_client_free(struct gw_client *c)
-{
-    if (!c)
-        return;
-    if (c->g) {
-        /* Its deadlines go with it, and its place among the connections. */
-        gw_lifetime_drop(c->g, c);
-        c->g->nclients--;
-    }
-    free(c->rooms);
-    free(c->room_seq);
-    free(c->restore_pid);
-    free(c);
-}
 
 /* 128 random bits in hex; -1 (and "") without randomness: a pid is the
  * key to a session's rooms and missed events, never guessable. */
@@ -47,71 +33,10 @@ static int new_pid(char *buf, size_t cap)
 
 static int enabled(const struct gateway *g) { return g->cfg->recovery_max_disconnection_ms > 0; }
 
-static void room_add(struct gateway *g, struct gw_client *c, int conv)
-{
-    for (int i = 0; i < c->nrooms; i++)
-        if (c->rooms[i] == conv)
-            return;
-    if (c->nrooms == c->caprooms) {
-        int cap = c->caprooms ? c->caprooms * 2 : 4;
-        int *r = realloc(c->rooms, (size_t)cap * sizeof *r);
-        if (!r)
-            return;
-        c->rooms = r;
-        unsigned long long *q = realloc(c->room_seq, (size_t)cap * sizeof *q);
-        if (!q)
-            return;
-        c->room_seq = q;
-        c->caprooms = cap;
-    }
-    c->room_seq[c->nrooms] = g->deliver_seq;
-    c->rooms[c->nrooms++] = conv;
-}
 
-/* A session's writes all go through one connection, whichever socket
- * carries it (a reconnected client's restore must follow its old socket's
- * close): chosen by the pid. */
-static uint64_t pid_key(const char *pid)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *pid; pid++)
-        h = (h ^ (unsigned char)*pid) * 1099511628211ULL;
-    return h;
-}
 
-static void fire(struct gateway *g, struct gw_client *c, enum msg_op op, const char *const *params)
-{
-    struct pgc *db = c->pid[0] ? gw_db_for(g, pid_key(c->pid)) : gw_db_for(g, c->socket_id);
-    gw_op_counted(g, c, db, op, params, 0); /* in its share, never refused */
-}
 
-void gw_session_joined(struct gateway *g, struct gw_client *c, int conv)
-{
-    room_add(g, c, conv);
-    if (!c->pid[0])
-        return;
-    char id[16];
-    snprintf(id, sizeof id, "%d", conv);
-    const char *params[] = {c->pid, id};
-    fire(g, c, MSG_OP_SESSION_JOIN, params);
-}
 
-void gw_session_left(struct gateway *g, struct gw_client *c, int conv)
-{
-    for (int i = 0; i < c->nrooms; i++)
-        if (c->rooms[i] == conv) {
-            c->nrooms--;
-            c->rooms[i] = c->rooms[c->nrooms];
-            c->room_seq[i] = c->room_seq[c->nrooms];
-            break;
-        }
-    if (!c->pid[0])
-        return;
-    char id[16];
-    snprintf(id, sizeof id, "%d", conv);
-    const char *params[] = {c->pid, id};
-    fire(g, c, MSG_OP_SESSION_LEAVE, params);
-}
 
 struct sent_entry {
     unsigned long long seq;
@@ -160,7 +85,7 @@ void gw_session_closed(struct gateway *g, struct gw_client *c)
     free(all);
     if (sbuf_ok(&sent) && sbuf_ok(&log)) {
         const char *params[] = {c->pid, sent.p, log.p};
-        fire(g, c, MSG_OP_SESSION_CLOSE, params);
+        gw_session_write(g, c, MSG_OP_SESSION_CLOSE, params);
     }
     sbuf_free(&sent);
     sbuf_free(&log);
@@ -203,7 +128,7 @@ static void session_opened(void *arg, PGresult *res)
         /* gone meanwhile: its on_disconnect had no pid to close */
         if (ok) {
             const char *params[] = {o->pid, "{}", "{}"};
-            struct pgc *db = gw_db_for(g, pid_key(o->pid));
+            struct pgc *db = gw_db_for(g, gw_session_key(o->pid));
             if (db)
                 pgc_op(db, MSG_OP_SESSION_CLOSE, params, NULL, NULL);
         }
@@ -244,7 +169,7 @@ static void start_fresh(struct gateway *g, sio_socket *s, struct gw_client *c)
     char uid[16];
     snprintf(uid, sizeof uid, "%d", c->user_id);
     const char *params[] = {o->pid, uid, g->instance};
-    struct pgc *db = gw_db_for(g, pid_key(o->pid));
+    struct pgc *db = gw_db_for(g, gw_session_key(o->pid));
     if (!db || pgc_op(db, MSG_OP_SESSION_OPEN, params, session_opened, o) < 0) {
         free(o);
         refuse_connect(g, s, c, "Service unavailable", "database");
@@ -323,7 +248,7 @@ static void restored_events(void *arg, PGresult *res)
         char room[32];
         gw_room_name(r->rooms[i], room, sizeof room);
         sio_join(s, room);
-        room_add(g, c, r->rooms[i]);
+        gw_client_room_add(g, c, r->rooms[i]);
     }
     for (int i = 0; i < n; i++)
         gw_deliver(g, atoll(PQgetvalue(res, i, 0)), atoi(PQgetvalue(res, i, 1)), PQgetvalue(res, i, 2),
@@ -432,7 +357,7 @@ void gw_session_start(struct gateway *g, sio_socket *s, struct gw_client *c)
         return;
     }
     struct restore *r = calloc(1, sizeof *r);
-    struct pgc *db = gw_db_for(g, pid_key(c->restore_pid));
+    struct pgc *db = gw_db_for(g, gw_session_key(c->restore_pid));
     if (!r || !db) {
         free(r);
         start_fresh(g, s, c);

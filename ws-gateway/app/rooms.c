@@ -13,7 +13,6 @@
 #include "log.h"
 #include "sbuf.h"
 
-void gw_room_name(int conv, char *buf, size_t cap) { snprintf(buf, cap, "conversation_%d", conv); }
 
 struct gw_conv *gw_conv_get(struct gateway *g, int id) { return (struct gw_conv *)imap_get(&g->convs, id); }
 
@@ -148,7 +147,8 @@ void gw_deliver(struct gateway *g, long long id, int conv, const char *kind, con
             g->stats.deliveries++;
             if (strcmp(kind, "new_message") == 0) {
                 record_lag(g, data);
-                gw_receipt_written(g, conv, data);
+                if (g->on_room_written)
+                    g->on_room_written(g, conv, data);
             }
         }
     }
