@@ -85,6 +85,7 @@ struct gw_conv {
     enum gw_conv_state state;
     int missed;                /* an event came while pending: catch up */
     int cursor_inflight;
+    long long receipt_ms;      /* when receipts.c last marked a delivery here */
     /* Sockets whose join waits for the cursor: they enter the room, and
      * are told room_joined, only once it is known (gw_join_now). */
     /* Joins waiting for the cursor; presence: the other participant's, sent

@@ -1,15 +1,23 @@
 /* Delivery receipts from the gateway (API.md section 9): a new_message
  * written to a socket of its recipient delivers it. The marker moves
- * through the group commit (messaging.mark_delivered, batchable), at most
- * once per conversation and recipient per GW_RECEIPT_MS, and its
- * messages_delivered event goes to the room like any other. */
+ * through the group commit (messaging.mark_delivered, batchable), and its
+ * messages_delivered event goes to the room like any other. Coalesced: the
+ * deliveries of GW_RECEIPT_MS go as one mark per conversation and
+ * recipient, and a conversation marked less than GW_RECEIPT_GAP_MS ago
+ * waits for that gap (API.md: within 1 s). A conversation at chat pace gets
+ * its receipt within GW_RECEIPT_MS; a busy one gets one mark for several
+ * messages instead of one each, which was as much database work per
+ * message as the message itself. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "gateway.h"
 
 #define GW_RECEIPT_MS 100
+#define GW_RECEIPT_GAP_MS 500
+_Static_assert(GW_RECEIPT_GAP_MS + GW_RECEIPT_MS < 1000, "API.md: a receipt within 1 s of the delivery");
 
 /* What waits for the next flush in one conversation: up to two recipients. */
 struct pending {
@@ -63,16 +71,35 @@ static void marked(void *arg, PGresult *res)
     gw_ring(g, conv);
 }
 
+static void flush(lws_sorted_usec_list_t *sul);
+
+static void schedule(struct gateway *g)
+{
+    struct gw_receipts *r = &g->receipts;
+    if (!r->scheduled) {
+        r->scheduled = 1;
+        lws_sul_schedule(g->ctx, 0, &r->sul, flush, (lws_usec_t)GW_RECEIPT_MS * 1000);
+    }
+}
+
 static void flush(lws_sorted_usec_list_t *sul)
 {
     struct gw_receipts *r = lws_container_of(sul, struct gw_receipts, sul);
     struct gateway *g = r->g;
     r->scheduled = 0;
+    long long now = msg_now_ms();
+    struct imap later;
+    imap_init(&later);
     size_t i = 0;
     int conv;
     intptr_t v;
     while (imap_next(&r->pending, &i, &conv, &v)) {
         struct pending *p = (struct pending *)v;
+        struct gw_conv *cv = gw_conv_get(g, conv);
+        if (cv && now - cv->receipt_ms < GW_RECEIPT_GAP_MS && imap_put(&later, conv, v) == 0)
+            continue; /* marked lately: this one waits for the gap */
+        if (cv)
+            cv->receipt_ms = now;
         for (int k = 0; k < 2; k++) {
             if (!p->user[k])
                 continue;
@@ -88,7 +115,9 @@ static void flush(lws_sorted_usec_list_t *sul)
         free(p);
     }
     imap_free(&r->pending);
-    imap_init(&r->pending);
+    r->pending = later;
+    if (later.len)
+        schedule(g);
 }
 
 void gw_receipts_init(struct gateway *g)
@@ -138,8 +167,5 @@ void gw_receipt_written(struct gateway *g, int conv, const char *data)
     p->user[k] = w.recipient;
     if (id > p->up_to[k])
         p->up_to[k] = id;
-    if (!r->scheduled) {
-        r->scheduled = 1;
-        lws_sul_schedule(g->ctx, 0, &r->sul, flush, (lws_usec_t)GW_RECEIPT_MS * 1000);
-    }
+    schedule(g);
 }
