@@ -5,7 +5,7 @@
 #
 # What goes where (see docs/operations.md, "Install"):
 #   $(PREFIX)/bin/                      messaging-api, messaging-gateway, msg-token, msgctl
-#   $(PREFIX)/share/messaging/sql/      the migrations; scripts/migrate.sh beside them
+#   $(PREFIX)/share/messaging/sql/      the migrations and sql/api; scripts/migrate.sh beside them
 #   $(PREFIX)/share/messaging/web/      the web client (the sites' document root)
 #   $(PREFIX)/share/messaging/conf/     messaging.conf, nginx/, apache/, systemd/ (examples)
 #   $(PREFIX)/share/man/man1/           messaging-api.1, messaging-gateway.1, msgctl.1
@@ -39,6 +39,8 @@ install: all
 	sed -e 's|^MSGCTL_SYSCONFDIR=.*|MSGCTL_SYSCONFDIR=$(SYSCONFDIR)|' scripts/msgctl >$(I_BIN)/msgctl
 	chmod 0755 $(I_BIN)/msgctl
 	$(INSTALL) -m 0644 sql/[0-9]*.sql $(I_SHARE)/sql/
+	$(INSTALL) -d $(I_SHARE)/sql/api
+	$(INSTALL) -m 0644 sql/api/*.sql $(I_SHARE)/sql/api/
 	$(INSTALL) -m 0755 scripts/migrate.sh $(I_SHARE)/scripts/
 	cp -R web/. $(I_SHARE)/web/
 	chmod -R u=rwX,go=rX $(I_SHARE)/web

@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
 # Applies the numbered migrations sql/NNN_name.sql that the database has not
 # recorded yet, in order, each in one transaction together with its record
-# in messaging.schema_migrations.
+# in messaging.schema_migrations; then, on every run, the functions of
+# sql/api/*.sql, in order, each file in one transaction.
 #
 #   scripts/migrate.sh DATABASE_URL      (or MESSAGING_DATABASE_URL set)
 #
-# Prints one line per migration applied, then
-# "migrations: N applied, M already present". Running it again applies
-# nothing. Concurrent runs are serialised by a transaction-level advisory
-# lock, and each run re-checks the record under that lock. Exits non-zero
-# (and names the file) on the first error; that migration is rolled back.
+# The numbered files hold what is applied once: tables, types, indexes,
+# triggers, data migrations (they run before sql/api, so they call none of
+# its functions). sql/api holds every function as it is now (CREATE OR
+# REPLACE; DROP FUNCTION IF EXISTS for those that are gone): changing a
+# function changes its one file, and the next run applies it.
+#
+# Prints one line per migration applied, then "functions: N files of
+# sql/api applied", then "migrations: N applied, M already present".
+# Running it again applies no migration. Concurrent runs are serialised by a
+# transaction-level advisory lock, and each run re-checks the record under
+# that lock. Exits non-zero (and names the file) on the first error; that
+# file's transaction is rolled back.
 # Environment: PSQL (default: psql on PATH, else PostgreSQL 15's).
 set -euo pipefail
 
@@ -71,4 +79,22 @@ SQL
     *) echo "$0: migration $version: unexpected output" >&2; exit 1 ;;
   esac
 done
+
+# The functions, on every run, under the same lock.
+api=("$sqldir"/api/*.sql)
+[ ${#api[@]} -gt 0 ] || { echo "$0: no sql/api/*.sql beside the migrations" >&2; exit 1; }
+for f in "${api[@]}"; do
+  if ! out=$(psql_run -v file="$f" 2>&1 <<'SQL'
+SET client_min_messages = warning;
+SELECT pg_advisory_xact_lock(hashtext('messaging.schema_migrations')) AS locked \gset
+\i :file
+SQL
+  ); then
+    printf '%s\n' "$out" >&2
+    echo "$0: sql/api/$(basename -- "$f") failed; it was rolled back" >&2
+    exit 1
+  fi
+  [ -z "$out" ] || printf '%s\n' "$out"
+done
+echo "functions: ${#api[@]} files of sql/api applied"
 echo "migrations: $applied applied, $present already present"

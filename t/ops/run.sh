@@ -373,7 +373,7 @@ installed() {
   for f in bin/messaging-api bin/messaging-gateway bin/msg-token bin/msgctl share/messaging/scripts/migrate.sh; do
     [ -x "$d/$f" ] || bad+="missing or not executable: $f"$'\n'
   done
-  for f in sql/*.sql; do [ -f "$d/share/messaging/$f" ] || bad+="missing: share/messaging/$f"$'\n'; done
+  for f in sql/*.sql sql/api/*.sql; do [ -f "$d/share/messaging/$f" ] || bad+="missing: share/messaging/$f"$'\n'; done
   for f in share/messaging/conf/messaging.conf share/messaging/conf/nginx/messaging.conf \
            share/messaging/conf/apache/messaging.conf share/messaging/conf/apache/errors/unavailable.json \
            share/man/man1/messaging-api.1 share/man/man1/messaging-gateway.1 share/man/man1/msgctl.1 \
@@ -462,7 +462,7 @@ deb_installed() {
   for f in /usr/bin/messaging-api /usr/bin/messaging-gateway /usr/bin/msgctl /usr/bin/msg-token /usr/share/messaging/scripts/migrate.sh; do
     [ -x "$f" ] || bad+="missing or not executable: $f"$'\n'
   done
-  for f in sql/*.sql; do [ -f "/usr/share/messaging/$f" ] || bad+="missing: /usr/share/messaging/$f"$'\n'; done
+  for f in sql/*.sql sql/api/*.sql; do [ -f "/usr/share/messaging/$f" ] || bad+="missing: /usr/share/messaging/$f"$'\n'; done
   for f in /lib/systemd/system/messaging-api.socket /lib/systemd/system/messaging-api.service \
            /lib/systemd/system/messaging-gateway@.service /usr/share/messaging/conf/nginx/messaging.conf \
            /usr/share/messaging/conf/apache/messaging.conf /usr/share/messaging/web/index.html \
