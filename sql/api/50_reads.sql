@@ -201,6 +201,83 @@ BEGIN
   RETURN r;
 END $$;
 
+-- The same page as rows, for the API's hottest read: shared/msgjson.c
+-- writes the JSON (a plpgsql function building it cost the database three
+-- times as much). The caller has checked limit, before and after already.
+-- The first row: status (200, 401 or 404), body (401: why; 200: hasMore as
+-- 'true'/'false'), id (the messages_delivered event the page wrote, or
+-- NULL); then one row per message of the page, ascending id, times in
+-- microseconds since the epoch. In the same statement: the access log's
+-- row (a page that cannot be logged is not shown; its commit does not wait
+-- for the disk, docs/operations.md) and the delivery receipt (the caller's
+-- marker moved past the page's newest message from the other side;
+-- p_notify: its NOTIFY inline). plpgsql with one static statement: its plan
+-- is kept by the session, as a prepared statement's would be.
+CREATE OR REPLACE FUNCTION messaging.list_message_rows(p_user integer, p_role text, p_conv bigint,
+                                                       p_limit integer, p_before bigint, p_after bigint,
+                                                       p_notify boolean)
+RETURNS TABLE (status integer, body text, id bigint, conversation_id integer, sender_id integer,
+               content text, sent_at_us bigint, is_read boolean, client_id text, delivered_at_us bigint)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN
+  RETURN QUERY
+  WITH chk AS (
+    SELECT a.deny,
+           EXISTS (SELECT 1 FROM public.conversations c
+                    WHERE c.id = p_conv AND messaging.takes_part(c, p_user)) AS ok
+      FROM messaging.caller(p_user, p_role) a),
+  back AS MATERIALIZED (
+    SELECT m.id, m.conversation_id, m.sender_id, m.content, m.sent_at, m.is_read, m.client_id
+      FROM public.messages m
+     WHERE (SELECT deny IS NULL AND ok FROM chk) AND p_after IS NULL
+       AND m.conversation_id = p_conv AND m.id < coalesce(p_before, 9223372036854775807)
+     ORDER BY m.id DESC LIMIT p_limit + 1),
+  fwd AS MATERIALIZED (
+    SELECT m.id, m.conversation_id, m.sender_id, m.content, m.sent_at, m.is_read, m.client_id
+      FROM public.messages m
+     WHERE (SELECT deny IS NULL AND ok FROM chk) AND p_after IS NOT NULL
+       AND m.conversation_id = p_conv AND m.id > p_after
+     ORDER BY m.id LIMIT p_limit + 1),
+  page AS (
+    SELECT * FROM (SELECT * FROM back ORDER BY id DESC LIMIT p_limit) b
+    UNION ALL
+    SELECT * FROM (SELECT * FROM fwd ORDER BY id LIMIT p_limit) f),
+  aud AS (
+    INSERT INTO messaging.audit_log (user_id, action, conversation_id, via, detail)
+    SELECT p_user, 'messages_list', messaging.audit_conv(p_conv), messaging.audit_via(),
+           CASE WHEN deny IS NOT NULL THEN '{"outcome":"refused","status":401,"code":"unauthorized"}'::jsonb
+                WHEN NOT ok THEN '{"outcome":"refused","status":404,"code":"not_found"}'::jsonb
+                ELSE jsonb_build_object('outcome', 'ok', 'status', 200, 'count', (SELECT count(*) FROM page),
+                                        'firstId', (SELECT min(id) FROM page), 'lastId', (SELECT max(id) FROM page)) END
+           || jsonb_strip_nulls(jsonb_build_object('limit', p_limit, 'before', p_before, 'after', p_after))
+      FROM chk
+     WHERE messaging.audit_on() AND set_config('synchronous_commit', 'off', true) IS NOT NULL),
+  -- Delivery receipts: the caller's marker (mk), the other participant's
+  -- (ot); dlv moves the caller's, only when the page holds something new.
+  mk AS (SELECT d.up_to_id, d.delivered_at FROM messaging.deliveries d
+          WHERE d.conversation_id = p_conv AND d.user_id = p_user),
+  ot AS (SELECT d.up_to_id, d.delivered_at FROM messaging.deliveries d
+          WHERE d.conversation_id = p_conv AND d.user_id <> p_user),
+  newest AS (SELECT max(id) AS id FROM page WHERE sender_id <> p_user),
+  dlv AS (SELECT (messaging.mark_delivered(p_user, p_conv, n.id, p_notify)).event_id AS ev
+            FROM newest n WHERE n.id > coalesce((SELECT up_to_id FROM mk), 0))
+  SELECT CASE WHEN deny IS NOT NULL THEN 401 WHEN ok THEN 200 ELSE 404 END,
+         CASE WHEN deny IS NOT NULL THEN deny
+              WHEN ok THEN ((SELECT count(*) FROM back) + (SELECT count(*) FROM fwd) > p_limit)::text END,
+         (SELECT ev FROM dlv), NULL::int, NULL::int, NULL::text, NULL::bigint, NULL::boolean, NULL::text,
+         NULL::bigint
+    FROM chk
+  UNION ALL
+  (SELECT NULL::int, NULL::text, p.id, p.conversation_id, p.sender_id, p.content,
+          (extract(epoch FROM p.sent_at) * 1000000)::bigint, p.is_read, p.client_id,
+          (extract(epoch FROM coalesce(CASE WHEN p.sender_id = p_user
+               THEN (SELECT o.delivered_at FROM ot o WHERE o.up_to_id >= p.id LIMIT 1)
+               ELSE coalesce((SELECT k.delivered_at FROM mk k WHERE k.up_to_id >= p.id), now()) END,
+            CASE WHEN p.is_read THEN p.sent_at END)) * 1000000)::bigint
+     FROM page p ORDER BY p.id);
+END $$;
+
 -- 200 {total, byConversation: {"<id>": n}} non-zero entries only.
 CREATE OR REPLACE FUNCTION messaging.unread_count(p_user integer, p_role text)
 RETURNS messaging.reply
