@@ -103,26 +103,3 @@ BEGIN
   GET DIAGNOSTICS v_n = ROW_COUNT;
   RETURN v_n;
 END $$;
-
-CREATE OR REPLACE FUNCTION messaging.notify_event(p_id bigint, p_conversation bigint, p_kind text, p_data json)
-RETURNS void
-LANGUAGE sql AS $$ SELECT messaging.notify_bell(ARRAY[p_conversation::integer], 'db') $$;
-
-CREATE OR REPLACE FUNCTION messaging.events_since(p_after bigint, p_conversations integer[], p_limit integer)
-RETURNS TABLE (id bigint, conversation_id integer, kind text, payload text)
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-  SELECT e.id, e.conversation_id, e.kind, messaging.event_data(e.payload, m, e.conversation_id)
-    FROM messaging.events e LEFT JOIN public.messages m ON m.id = e.message_id
-   WHERE e.id > coalesce(p_after, 0)
-     AND (p_conversations IS NULL OR e.conversation_id = ANY (p_conversations))
-   ORDER BY e.id
-   LIMIT CASE WHEN p_limit IS NULL THEN NULL ELSE greatest(p_limit, 0) END
-$$;
-
-CREATE OR REPLACE FUNCTION messaging.event_by_id(p_id bigint)
-RETURNS TABLE (id bigint, conversation_id integer, kind text, payload text)
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-  SELECT e.id, e.conversation_id, e.kind, messaging.event_data(e.payload, m, e.conversation_id)
-    FROM messaging.events e LEFT JOIN public.messages m ON m.id = e.message_id
-   WHERE e.id = p_id
-$$;

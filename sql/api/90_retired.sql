@@ -16,3 +16,10 @@ DROP FUNCTION IF EXISTS messaging.revoke_user_unlogged(integer);
 DROP FUNCTION IF EXISTS messaging.send_message_ev(integer, text, bigint, text, text, integer);
 DROP FUNCTION IF EXISTS messaging.mark_read_ev(integer, text, bigint);
 DROP FUNCTION IF EXISTS messaging.last_event(integer);
+
+-- Readers and a NOTIFY of the event log that nothing calls any more: the
+-- gateways read with events_since_each, events_after and session_replay;
+-- every NOTIFY is a bell (notify_bell).
+DROP FUNCTION IF EXISTS messaging.events_since(bigint, integer[], integer);
+DROP FUNCTION IF EXISTS messaging.event_by_id(bigint);
+DROP FUNCTION IF EXISTS messaging.notify_event(bigint, bigint, text, json);

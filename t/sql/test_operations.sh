@@ -132,8 +132,8 @@ check "notify: a large message rings the same small bell" "$p2" "$p1"
 check "notify: messages_read rings too" "$p3" "$p1"
 check "notify: doorbell() names nothing (every conversation)" "$p4" '{"t" : "bell", "origin" : "api"}'
 check "notify: ring(conversations) names them" "$p5" "{\"t\" : \"bell\", \"origin\" : \"api\", \"conversations\" : [$C,$C2]}"
-check "notify: event_by_id gives the whole large message" \
-  "$(qv "SELECT char_length(payload::json->'message'->>'content') FROM messaging.event_by_id((SELECT max(id) FROM messaging.events WHERE conversation_id = :c AND kind = 'new_message'))" -v c="$C")" \
+check "notify: the event of a large message reads whole" \
+  "$(qv "SELECT char_length(payload::json->'message'->>'content') FROM messaging.session_replay(ARRAY[(SELECT max(id) FROM messaging.events WHERE conversation_id = :c AND kind = 'new_message')], NULL, NULL, 1)" -v c="$C")" \
   5000
 
 # ---------------------------------------------------------------- same clientId at the same instant
@@ -158,7 +158,7 @@ check "same clientId fired together x20: stored once each" "$(q -c "SELECT count
 
 # ---------------------------------------------------------------- ordering under concurrency
 # Writers send into two conversations at once while a reader follows each
-# conversation with events_since(last seen in that conversation). If an event
+# conversation with events_since_each(its last seen id). If an event
 # could commit after a later one of the same conversation, the reader would
 # skip it and never reach the total.
 writers=4 per=100
@@ -175,10 +175,10 @@ DECLARE
 BEGIN
   WHILE ends < 2 AND clock_timestamp() < t0 + interval '60 seconds' LOOP
     SELECT count(*), max(x.id), count(*) FILTER (WHERE x.payload::json->'message'->>'content' = 'END')
-      INTO n, m, e FROM messaging.events_since(last_c, ARRAY[$C], 1000) x;
+      INTO n, m, e FROM messaging.events_since_each(ARRAY[$C], ARRAY[last_c], 1000) x;
     IF n > 0 THEN seen := seen + n; last_c := m; ends := ends + e; END IF;
     SELECT count(*), max(x.id), count(*) FILTER (WHERE x.payload::json->'message'->>'content' = 'END')
-      INTO n, m, e FROM messaging.events_since(last_c2, ARRAY[$C2], 1000) x;
+      INTO n, m, e FROM messaging.events_since_each(ARRAY[$C2], ARRAY[last_c2], 1000) x;
     IF n > 0 THEN seen := seen + n; last_c2 := m; ends := ends + e; END IF;
   END LOOP;
   RAISE NOTICE 'seen=%', seen;

@@ -118,7 +118,7 @@ SELECT pg_temp.ok((SELECT kind = 'new_message' AND conversation_id = :c1 AND mes
                      FROM messaging.events WHERE id > :ev0),
   'send_message: event new_message references its message (no copy)');
 SELECT pg_temp.ok((SELECT payload::jsonb = json_build_object('message', :'b'::json->'message', 'conversationId', :c1)::jsonb
-                     FROM messaging.events_since(:ev0, NULL, NULL)),
+                     FROM messaging.events_since_each(ARRAY[:c1], ARRAY[:ev0]::bigint[], NULL)),
   'send_message: the event reads as {message, conversationId}');
 SELECT pg_temp.ok((SELECT last_event_id = (SELECT max(id) FROM messaging.events WHERE conversation_id = :c1)
                      FROM conversations WHERE id = :c1), 'send_message: the conversation keeps its newest event id');
@@ -325,13 +325,15 @@ SELECT pg_temp.is((SELECT string_agg((e->>'lastName') || '=' || coalesce(e->>'co
                      FROM json_array_elements(:'b'::json->'users') e), 'Lefèvre=null', 'available_users: null without a conversation');
 
 -- ---------------------------------------------------------------- events: reading, append-only, retention
-SELECT pg_temp.is((SELECT string_agg(kind, ',' ORDER BY id) FROM messaging.events_since(:ev2, ARRAY[:c3], 10)),
-  'messages_read', 'events_since: by conversation, ascending');
-SELECT pg_temp.is((SELECT count(*)::text FROM messaging.events_since(:ev0, ARRAY[:c1, :c3], 2)), '2', 'events_since: limit');
-SELECT pg_temp.is((SELECT count(*)::text FROM messaging.events_since(:ev0, NULL, NULL)),
-  (SELECT count(*)::text FROM messaging.events WHERE id > :ev0), 'events_since: NULL conversations = all');
+SELECT pg_temp.is((SELECT string_agg(kind, ',' ORDER BY id) FROM messaging.events_since_each(ARRAY[:c3], ARRAY[:ev2]::bigint[], 10)),
+  'messages_read', 'events_since_each: by conversation, ascending');
+SELECT pg_temp.is((SELECT count(*)::text FROM messaging.events_since_each(ARRAY[:c1, :c3], ARRAY[:ev0, :ev0]::bigint[], 2)), '2',
+  'events_since_each: limit');
+SELECT pg_temp.is((SELECT count(*)::text FROM messaging.events_after(:ev0, 1000000) WHERE id > 0),
+  (SELECT count(*)::text FROM messaging.events WHERE id > :ev0), 'events_after: every conversation''s events after the id');
 SELECT pg_temp.ok((SELECT bool_and(e.payload::json->'message'->>'conversationId' = e.conversation_id::text)
-                     FROM messaging.events_since(:ev0, NULL, NULL) e WHERE e.kind = 'new_message'), 'events_since: payload is text JSON');
+                     FROM messaging.events_since_each(ARRAY[:c1, :c3], ARRAY[:ev0, :ev0]::bigint[], NULL) e
+                    WHERE e.kind = 'new_message'), 'events_since_each: payload is text JSON');
 SELECT pg_temp.is((SELECT string_agg(conversation_id || ':' || kind, ',' ORDER BY id)
                      FROM messaging.events_since_each(ARRAY[:c3, :c1], ARRAY[:ev2, NULL]::bigint[], NULL)),
   (SELECT string_agg(conversation_id || ':' || kind, ',' ORDER BY id) FROM messaging.events
@@ -341,8 +343,10 @@ SELECT pg_temp.is((SELECT string_agg(id::text, ',' ORDER BY id) FROM messaging.e
   (SELECT string_agg(id::text, ',' ORDER BY id) FROM (SELECT id FROM messaging.events WHERE conversation_id IN (:c1, :c3) ORDER BY id LIMIT 3) s),
   'events_since_each: limit keeps the oldest overall');
 SELECT max(id) AS evlast FROM messaging.events \gset
-SELECT pg_temp.is((SELECT id::text FROM messaging.event_by_id(:evlast)), :'evlast', 'event_by_id');
-SELECT pg_temp.is((SELECT count(*)::text FROM messaging.event_by_id(-1)), '0', 'event_by_id: absent gives no row');
+SELECT pg_temp.is((SELECT id::text FROM messaging.session_replay(ARRAY[:evlast]::bigint[], NULL, NULL, 10)), :'evlast',
+  'session_replay: an event by its id');
+SELECT pg_temp.is((SELECT count(*)::text FROM messaging.session_replay(ARRAY[-1]::bigint[], NULL, NULL, 10)), '0',
+  'session_replay: an absent id gives no row');
 SELECT pg_temp.ok(pg_temp.raises('UPDATE messaging.events SET kind = ''x'' WHERE id = ' || :evlast), 'events: append-only (UPDATE refused)');
 INSERT INTO messaging.events (conversation_id, kind, payload, created_at)
 VALUES (:c3, 'test_old', '{}', now() - interval '4000 days') RETURNING id AS evold \gset
