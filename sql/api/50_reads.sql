@@ -248,8 +248,8 @@ BEGIN
     SELECT p_user, 'messages_list', messaging.audit_conv(p_conv), messaging.audit_via(),
            CASE WHEN deny IS NOT NULL THEN '{"outcome":"refused","status":401,"code":"unauthorized"}'::jsonb
                 WHEN NOT ok THEN '{"outcome":"refused","status":404,"code":"not_found"}'::jsonb
-                ELSE jsonb_build_object('outcome', 'ok', 'status', 200, 'count', (SELECT count(*) FROM page),
-                                        'firstId', (SELECT min(id) FROM page), 'lastId', (SELECT max(id) FROM page)) END
+                ELSE (SELECT jsonb_build_object('outcome', 'ok', 'status', 200, 'count', count(*),
+                                                'firstId', min(id), 'lastId', max(id)) FROM page) END
            || jsonb_strip_nulls(jsonb_build_object('limit', p_limit, 'before', p_before, 'after', p_after))
       FROM chk
      WHERE messaging.audit_on() AND set_config('synchronous_commit', 'off', true) IS NOT NULL),
