@@ -19,9 +19,12 @@ CREATE OR REPLACE FUNCTION messaging.ok(p_status integer, p_body json) RETURNS m
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
 $$ SELECT ROW(p_status, p_body::text)::messaging.reply $$;
 
+-- STABLE, as json_build_object is: a function declared IMMUTABLE that calls
+-- a STABLE one is never inlined, and a sql function that is not inlined is
+-- planned anew at every call.
 CREATE OR REPLACE FUNCTION messaging.fail(p_status integer, p_code text, p_message text)
 RETURNS messaging.reply
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+LANGUAGE sql STABLE PARALLEL SAFE AS
 $$ SELECT ROW(p_status, json_build_object('error',
                 json_build_object('code', p_code, 'message', p_message))::text)::messaging.reply $$;
 
@@ -42,7 +45,7 @@ $$;
 -- inlined into its callers' plans.
 CREATE OR REPLACE FUNCTION messaging.auth_error(p_found_role text, p_token_role text)
 RETURNS messaging.reply
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT CASE WHEN messaging.auth_status(p_found_role, p_token_role) IS NOT NULL
               THEN messaging.fail(401, 'unauthorized', messaging.auth_status(p_found_role, p_token_role)) END
 $$;
@@ -116,13 +119,17 @@ $$;
 
 -- When a message was delivered to its recipient (sql/041_deliveries.sql),
 -- or NULL.
+-- plpgsql, not sql: a sql function with a subquery is never inlined, and
+-- PostgreSQL 15 plans its body anew at every call (per row of a list);
+-- plpgsql plans it once per connection.
 CREATE OR REPLACE FUNCTION messaging.delivered_at(m public.messages) RETURNS timestamptz
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-  SELECT coalesce((SELECT d.delivered_at FROM messaging.deliveries d
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+BEGIN
+  RETURN coalesce((SELECT d.delivered_at FROM messaging.deliveries d
                     WHERE d.conversation_id = m.conversation_id AND d.user_id <> m.sender_id
                       AND d.up_to_id >= m.id LIMIT 1),
-                  CASE WHEN m.is_read THEN m.sent_at END)
-$$;
+                  CASE WHEN m.is_read THEN m.sent_at END);
+END $$;
 
 CREATE OR REPLACE FUNCTION messaging.message_json(m public.messages) RETURNS json
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
@@ -141,13 +148,15 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- A User of the other side, with online and lastSeenAt.
+-- plpgsql for the same reason as delivered_at (one call per listed row).
 CREATE OR REPLACE FUNCTION messaging.participant_json(u public.users) RETURNS json
-LANGUAGE sql STABLE AS $$
-  SELECT json_build_object('id', u.id, 'role', u.role, 'firstName', u.first_name, 'lastName', u.last_name,
-                           'online', coalesce(p.online, false),
-                           'lastSeenAt', CASE WHEN p.online THEN NULL ELSE messaging.ts(p.last_seen_at) END)
-    FROM (SELECT 1) one LEFT JOIN messaging.presence p ON p.user_id = u.id
-$$;
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN (SELECT json_build_object('id', u.id, 'role', u.role, 'firstName', u.first_name, 'lastName', u.last_name,
+                                   'online', coalesce(p.online, false),
+                                   'lastSeenAt', CASE WHEN p.online THEN NULL ELSE messaging.ts(p.last_seen_at) END)
+            FROM (SELECT 1) one LEFT JOIN messaging.presence p ON p.user_id = u.id);
+END $$;
 
 -- A conversation as seen by p_user: the other side, the last message, and the
 -- number of messages from the other side p_user has not read. plpgsql so that

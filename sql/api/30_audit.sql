@@ -39,7 +39,7 @@ END $$;
 -- "status":N[, "code":C]}, plus `extra`.
 CREATE OR REPLACE FUNCTION messaging.audit_outcome(p_status integer, p_body text, p_extra jsonb DEFAULT NULL)
 RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql STABLE AS $$
   SELECT CASE WHEN p_status < 400
               THEN jsonb_build_object('outcome', 'ok', 'status', p_status)
               ELSE jsonb_build_object('outcome', 'refused', 'status', p_status,
@@ -51,7 +51,7 @@ $$;
 CREATE OR REPLACE FUNCTION messaging.audit_page(p_status integer, p_body text, p_limit integer,
                                                 p_before bigint, p_after bigint)
 RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql STABLE AS $$
   SELECT messaging.audit_outcome(p_status, p_body,
            jsonb_strip_nulls(jsonb_build_object('limit', p_limit, 'before', p_before, 'after', p_after))
            || CASE WHEN p_status = 200 THEN
