@@ -17,6 +17,7 @@ HERE=$(cd "$(dirname "$0")" && pwd -P)
 BUILD=$(cd "${1:?usage: t/browser/run.sh BUILD_DIR [--serve | FILE...]}" && pwd -P) || exit 1
 ROOT=$(cd "$HERE/../.." && pwd -P)
 cd "$ROOT"
+. scripts/lib.sh
 shift
 RESULTS=$ROOT/build/test-results
 SHOTS=$ROOT/build/browser-shots
@@ -112,17 +113,13 @@ rm -f "$SHOTS"/*.png
 log=$MESSAGING_VAR/log/browser-tests.log
 node --test --test-concurrency=1 --test-reporter=spec "${files[@]}" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
-p=$(grep -E '^ℹ pass [0-9]+' "$log" | awk '{print $3}' | tail -n 1)
-f=$(grep -E '^ℹ fail [0-9]+' "$log" | awk '{print $3}' | tail -n 1)
+node_counts "$log"
 
 scripts/stack.sh stop >/dev/null 2>&1
 trap - EXIT
-san_pat='runtime error:|ERROR: AddressSanitizer|ERROR: LeakSanitizer'
-if ls "$MESSAGING_VAR"/log/asan.* "$MESSAGING_VAR"/log/ubsan.* >/dev/null 2>&1 ||
-   grep -Eq "$san_pat" "$MESSAGING_VAR"/log/api.log "$MESSAGING_VAR"/log/gateway-*.log 2>/dev/null; then
+if san_found; then
   echo "browser: sanitizer reports from the servers:" >&2
-  head -n 60 "$MESSAGING_VAR"/log/asan.* "$MESSAGING_VAR"/log/ubsan.* 2>/dev/null >&2
-  grep -Eh -A 12 "$san_pat" "$MESSAGING_VAR"/log/api.log "$MESSAGING_VAR"/log/gateway-*.log 2>/dev/null | head -n 80 >&2
+  san_show
   rc=1; f=$(( ${f:-0} + 1 ))
 fi
 [ "$rc" = 0 ] || [ "${f:-0}" != 0 ] || f=1
