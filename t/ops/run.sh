@@ -14,6 +14,7 @@
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd -P)
 cd "$ROOT"
+. scripts/lib.sh
 BUILD=$(cd "${1:?usage: t/ops/run.sh BUILD_DIR}" && pwd -P)
 RESULTS=$ROOT/build/test-results
 mkdir -p "$RESULTS"
@@ -182,6 +183,18 @@ wait_url() { # URL: answers within 10 s
   return 1
 }
 
+# smoke NAME URL: t/ops/smoke.mjs NAME against URL (with the caller's
+# OPS_* variables), its ok / not ok lines shown and counted.
+smoke() {
+  local out p f
+  out=$(node t/ops/smoke.mjs "$1" "$2" 2>&1)
+  printf '%s\n' "$out" | tee -a "$LOG" | grep -E '^(ok|not ok) ' | sed 's/^/  /'
+  p=$(sed -n "s/^smoke $1: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p" <<<"$out")
+  f=$(sed -n "s/^smoke $1: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p" <<<"$out")
+  [ -n "$p" ] || { f=1; p=0; printf '%s\n' "$out" | tail -n 15; }
+  PASS=$((PASS + p)); FAIL=$((FAIL + f))
+}
+
 # ------------------------------------------------------------------ Apache
 echo "# Apache (conf/apache/messaging.conf)"
 A=$T/apache; AR=$OPS_PUB/apache-run; mkdir -p "$AR" "$A/logs"
@@ -225,12 +238,7 @@ if wait_url "https://127.0.0.1:$((AP_PORT + 1))/api/health"; then
     [ "$h" = "301 https://messaging.example.org/api/health" ] || { echo "got: $h"; return 1; }
   }
   check "Apache: port 80 redirects to https" redirect
-  out=$(OPS_EXPECT_BOTH=1 OPS_API_PID=$API_PID node t/ops/smoke.mjs apache "https://127.0.0.1:$((AP_PORT + 1))" 2>&1)
-  printf '%s\n' "$out" | tee -a "$LOG" | grep -E '^(ok|not ok) ' | sed 's/^/  /'
-  p=$(sed -n 's/^smoke apache: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' <<<"$out")
-  f=$(sed -n 's/^smoke apache: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' <<<"$out")
-  [ -n "$p" ] || { f=1; p=0; printf '%s\n' "$out" | tail -n 15; }
-  PASS=$((PASS + p)); FAIL=$((FAIL + f))
+  OPS_EXPECT_BOTH=1 OPS_API_PID=$API_PID smoke apache "https://127.0.0.1:$((AP_PORT + 1))"
 else
   fail "Apache starts with the site" "$(tail -n 20 "$A/logs/error.log" "$T/log/apache.log" 2>/dev/null)"
 fi
@@ -254,12 +262,7 @@ check "nginx -t (the real-host site rendered for loopback)" /usr/sbin/nginx -t -
 launch nginx /usr/sbin/nginx -p "$N" -c "$N/nginx.conf"
 if wait_url "https://127.0.0.1:$((NG_PORT + 1))/api/health"; then
   pass "nginx starts with the site"
-  out=$(OPS_RATE_LIMIT=1 OPS_API_PID=$API_PID node t/ops/smoke.mjs nginx "https://127.0.0.1:$((NG_PORT + 1))" 2>&1)
-  printf '%s\n' "$out" | tee -a "$LOG" | grep -E '^(ok|not ok) ' | sed 's/^/  /'
-  p=$(sed -n 's/^smoke nginx: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' <<<"$out")
-  f=$(sed -n 's/^smoke nginx: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' <<<"$out")
-  [ -n "$p" ] || { f=1; p=0; printf '%s\n' "$out" | tail -n 15; }
-  PASS=$((PASS + p)); FAIL=$((FAIL + f))
+  OPS_RATE_LIMIT=1 OPS_API_PID=$API_PID smoke nginx "https://127.0.0.1:$((NG_PORT + 1))"
 else
   fail "nginx starts with the site" "$(tail -n 20 "$N/logs/error.log" "$T/log/nginx.log" 2>/dev/null)"
 fi
@@ -269,12 +272,7 @@ echo "# the local site (conf/nginx/local.conf.in, as make run renders it)"
 LOCAL=http://127.0.0.1:$HTTP_PORT
 check "the local site has no reuseport (a second nginx on its port must fail)" \
   bash -c "! grep -En '^[[:space:]]*listen[^;]*reuseport' '$MESSAGING_VAR/nginx.conf'"
-out=$(OPS_RATE_LIMIT=1 node t/ops/smoke.mjs local "$LOCAL" 2>&1)
-printf '%s\n' "$out" | tee -a "$LOG" | grep -E '^(ok|not ok) ' | sed 's/^/  /'
-p=$(sed -n 's/^smoke local: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' <<<"$out")
-f=$(sed -n 's/^smoke local: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' <<<"$out")
-[ -n "$p" ] || { f=1; p=0; printf '%s\n' "$out" | tail -n 15; }
-PASS=$((PASS + p)); FAIL=$((FAIL + f))
+OPS_RATE_LIMIT=1 smoke local "$LOCAL"
 
 # ------------------------------------------------------------------ gateway reload
 echo "# gateway SIGHUP"
@@ -512,9 +510,7 @@ fi
 rm -rf "$STAGE"
 cleanup
 trap - EXIT
-san_pat='runtime error:|ERROR: AddressSanitizer|ERROR: LeakSanitizer'
-if ls "$MESSAGING_VAR"/log/asan.* "$MESSAGING_VAR"/log/ubsan.* >/dev/null 2>&1 ||
-   grep -Eq "$san_pat" "$MESSAGING_VAR"/log/api.log "$MESSAGING_VAR"/log/gateway-*.log 2>/dev/null; then
+if san_found; then
   fail "no sanitizer reports from the servers" "$(head -n 30 "$MESSAGING_VAR"/log/asan.* "$MESSAGING_VAR"/log/ubsan.* 2>/dev/null; grep -Eh -A 8 "$san_pat" "$MESSAGING_VAR"/log/*.log 2>/dev/null | head -n 30)"
 else
   pass "no sanitizer reports from the servers"
