@@ -208,7 +208,11 @@ export class Client {
 
 /** A connected Client, or a thrown Error with the connect_error message. */
 export async function connect(url, token, opts = {}) {
-  const c = new Client(url, { token, ...opts });
+  return readied(new Client(url, { token, ...opts }));
+}
+
+/** c once it is ready; closed, and the error thrown, when it is refused. */
+async function readied(c) {
   try {
     await c.ready();
   } catch (err) {
@@ -554,14 +558,7 @@ export class RawClient {
 
 /** A connected RawClient (CONNECT accepted). */
 export async function rawConnect(url, token, opts = {}) {
-  const c = new RawClient(url, token, opts);
-  try {
-    await c.ready();
-  } catch (err) {
-    c.close();
-    throw err;
-  }
-  return c;
+  return readied(new RawClient(url, token, opts));
 }
 
 /** new_message ids received by a Client for one conversation, in arrival order. */
