@@ -1,8 +1,17 @@
 # Sourced by the test runners (scripts/run-integration.sh, t/browser/run.sh,
-# t/ops/run.sh) once the stack's folder $MESSAGING_VAR is set.
+# t/ops/run.sh) from the top of the tree ($ROOT); the functions want the
+# stack's folder $MESSAGING_VAR set.
 
 # What a sanitizer prints into a server's log.
 san_pat='runtime error:|ERROR: AddressSanitizer|ERROR: LeakSanitizer'
+
+# san_options: the servers' sanitizer reports go to files (their stderr is
+# their log), the leaks of t/lsan.supp left out.
+san_options() {
+  export ASAN_OPTIONS="detect_leaks=1:log_path=$MESSAGING_VAR/log/asan:abort_on_error=0"
+  export UBSAN_OPTIONS="print_stacktrace=1:log_path=$MESSAGING_VAR/log/ubsan"
+  export LSAN_OPTIONS="suppressions=$ROOT/t/lsan.supp:print_suppressions=0"
+}
 
 # san_found: whether any server of the stack left a sanitizer report (a
 # log/asan.* or log/ubsan.* file, or a report in the API's or a gateway's log).

@@ -28,10 +28,7 @@ export MESSAGING_JWT_SECRET=$(openssl rand -hex 32)
 # A configuration of the tests' own, whatever conf/messaging.conf holds.
 export MESSAGING_CONFIG=$MESSAGING_VAR/test.conf
 printf 'api_workers = 3\nlog_level = warn\nws_cors_origins = *\nws_send_queue_bytes = 262144\n' >"$MESSAGING_CONFIG"
-# Sanitizer reports go to files: the servers' stderr is their log.
-export ASAN_OPTIONS="detect_leaks=1:log_path=$MESSAGING_VAR/log/asan:abort_on_error=0"
-export UBSAN_OPTIONS="print_stacktrace=1:log_path=$MESSAGING_VAR/log/ubsan"
-export LSAN_OPTIONS="suppressions=$ROOT/t/lsan.supp:print_suppressions=0"
+san_options
 
 cleanup() { scripts/stack.sh stop >/dev/null 2>&1; }
 trap cleanup EXIT

@@ -71,9 +71,7 @@ if [ "${1:-}" = --serve ]; then export MESSAGING_SEED=1; else export MESSAGING_S
 MESSAGING_JWT_SECRET=$(openssl rand -hex 32); export MESSAGING_JWT_SECRET
 export MESSAGING_CONFIG=$MESSAGING_VAR/test.conf
 printf 'api_workers = 2\nlog_level = warn\n' >"$MESSAGING_CONFIG"
-export ASAN_OPTIONS="detect_leaks=1:log_path=$MESSAGING_VAR/log/asan:abort_on_error=0"
-export UBSAN_OPTIONS="print_stacktrace=1:log_path=$MESSAGING_VAR/log/ubsan"
-export LSAN_OPTIONS="suppressions=$ROOT/t/lsan.supp:print_suppressions=0"
+san_options
 
 cleanup() { scripts/stack.sh stop >/dev/null 2>&1; }
 trap cleanup EXIT
