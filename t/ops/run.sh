@@ -125,9 +125,7 @@ printf 'api_workers = 3\nlog_level = warn\nws_cors_origins = *\n' >"$MESSAGING_C
 # The API's socket is 0660: as root, Apache's workers (www-data) reach it
 # through its group, as on a real host.
 if [ "$(id -u)" = 0 ] && getent group www-data >/dev/null; then echo 'api_socket_group = www-data' >>"$MESSAGING_CONFIG"; fi
-export ASAN_OPTIONS="detect_leaks=1:log_path=$MESSAGING_VAR/log/asan:abort_on_error=0"
-export UBSAN_OPTIONS="print_stacktrace=1:log_path=$MESSAGING_VAR/log/ubsan"
-export LSAN_OPTIONS="suppressions=$ROOT/t/lsan.supp:print_suppressions=0"
+san_options
 RUN=$MESSAGING_VAR/run
 if ! scripts/stack.sh start >"$T/log/stack-start.log" 2>&1; then
   fail "the stack starts (scripts/stack.sh start)" "$(tail -n 20 "$T/log/stack-start.log")"
@@ -181,6 +179,19 @@ launch() { # NAME CMD...: in the background, recorded for cleanup
 wait_url() { # URL: answers within 10 s
   for _ in $(seq 100); do curl -sk -o /dev/null -m 1 "$1" && return 0; sleep 0.1; done
   return 1
+}
+
+# tally LOG: the ok / not ok lines of a sub-script's LOG shown and counted
+# (with their indented details).
+tally() {
+  local line
+  while IFS= read -r line; do
+    case "$line" in
+      "ok - "*) PASS=$((PASS + 1)); echo "$line" ;;
+      "not ok - "*) FAIL=$((FAIL + 1)); echo "$line" ;;
+      "    "*) echo "$line" ;;
+    esac
+  done <"$1"
 }
 
 # smoke NAME URL: t/ops/smoke.mjs NAME against URL (with the caller's
@@ -290,25 +301,13 @@ fi
 echo "# msgctl"
 APIURL="https://127.0.0.1:$((AP_PORT + 1))"
 OPS_T=$T OPS_API_URL=$APIURL OPS_BUILD=$BUILD t/ops/msgctl.sh >"$T/log/msgctl.log" 2>&1
-while IFS= read -r line; do
-  case "$line" in
-    "ok - "*) PASS=$((PASS + 1)); echo "$line" ;;
-    "not ok - "*) FAIL=$((FAIL + 1)); echo "$line" ;;
-    "    "*) echo "$line" ;;
-  esac
-done <"$T/log/msgctl.log"
+tally "$T/log/msgctl.log"
 grep -q '^msgctl tests done$' "$T/log/msgctl.log" || fail "msgctl tests ran to the end" "$(tail -n 10 "$T/log/msgctl.log")"
 
 # ------------------------------------------------------------------ make run / start
 echo "# make run and make start: private var/, busy ports, a gateway that dies, kill -9, Ctrl-C"
 OPS_T=$T OPS_BUILD=$BUILD DB_URL=$DB_URL t/ops/stack-life.sh >"$T/log/stack-life.log" 2>&1
-while IFS= read -r line; do
-  case "$line" in
-    "ok - "*) PASS=$((PASS + 1)); echo "$line" ;;
-    "not ok - "*) FAIL=$((FAIL + 1)); echo "$line" ;;
-    "    "*) echo "$line" ;;
-  esac
-done <"$T/log/stack-life.log"
+tally "$T/log/stack-life.log"
 grep -q '^stack tests done$' "$T/log/stack-life.log" || fail "stack tests ran to the end" "$(tail -n 10 "$T/log/stack-life.log")"
 
 # ------------------------------------------------------------------ access logs
