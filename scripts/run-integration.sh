@@ -8,6 +8,7 @@
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
 cd "$ROOT"
+. scripts/lib.sh
 BUILD=$(cd "${1:?usage: run-integration.sh BUILD_DIR}" && pwd -P)
 RESULTS=$ROOT/build/test-results
 mkdir -p "$RESULTS"
@@ -27,10 +28,7 @@ export MESSAGING_JWT_SECRET=$(openssl rand -hex 32)
 # A configuration of the tests' own, whatever conf/messaging.conf holds.
 export MESSAGING_CONFIG=$MESSAGING_VAR/test.conf
 printf 'api_workers = 3\nlog_level = warn\nws_cors_origins = *\nws_send_queue_bytes = 262144\n' >"$MESSAGING_CONFIG"
-# Sanitizer reports go to files: the servers' stderr is their log.
-export ASAN_OPTIONS="detect_leaks=1:log_path=$MESSAGING_VAR/log/asan:abort_on_error=0"
-export UBSAN_OPTIONS="print_stacktrace=1:log_path=$MESSAGING_VAR/log/ubsan"
-export LSAN_OPTIONS="suppressions=$ROOT/t/lsan.supp:print_suppressions=0"
+san_options
 
 cleanup() { scripts/stack.sh stop >/dev/null 2>&1; }
 trap cleanup EXIT
@@ -80,18 +78,14 @@ echo "sql: $sp passed, $sf failed" | tee "$RESULTS/sql.txt"
 # The Node tests, one file at a time (one of them restarts the database).
 node --test --test-concurrency=1 --test-reporter=spec ${MSG_TEST_FILES:-t/integration/} 2>&1 | tee "$MESSAGING_VAR/log/node-tests.log"
 [ "${PIPESTATUS[0]}" = 0 ] || rc=1
-p=$(grep -E '^ℹ pass [0-9]+' "$MESSAGING_VAR/log/node-tests.log" | awk '{print $3}' | tail -n 1)
-f=$(grep -E '^ℹ fail [0-9]+' "$MESSAGING_VAR/log/node-tests.log" | awk '{print $3}' | tail -n 1)
+node_counts "$MESSAGING_VAR/log/node-tests.log"
 
 scripts/stack.sh stop >/dev/null 2>&1
 trap - EXIT
 # Leaks and undefined behaviour reported by any server process fail the run.
-san_pat='runtime error:|ERROR: AddressSanitizer|ERROR: LeakSanitizer'
-if ls "$MESSAGING_VAR"/log/asan.* "$MESSAGING_VAR"/log/ubsan.* >/dev/null 2>&1 ||
-   grep -Eq "$san_pat" "$MESSAGING_VAR"/log/api.log "$MESSAGING_VAR"/log/gateway-*.log 2>/dev/null; then
+if san_found; then
   echo "integration: sanitizer reports from the servers:" >&2
-  head -n 60 "$MESSAGING_VAR"/log/asan.* "$MESSAGING_VAR"/log/ubsan.* 2>/dev/null >&2
-  grep -Eh -A 12 "$san_pat" "$MESSAGING_VAR"/log/api.log "$MESSAGING_VAR"/log/gateway-*.log 2>/dev/null | head -n 80 >&2
+  san_show
   rc=1; f=$(( ${f:-0} + 1 ))
 fi
 echo "integration: ${p:-0} passed, ${f:-1} failed" | tee "$RESULTS/integration.txt"

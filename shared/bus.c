@@ -37,6 +37,23 @@ static int get_int(json_object *o, const char *key, int *out)
     return 1;
 }
 
+/* The conversation ids of an array of at most MSG_BUS_MAX_NAMED positive
+ * integers, appended to out->convs; 0 for anything else. */
+static int get_convs(json_object *a, struct msg_bus_msg *out)
+{
+    if (!json_object_is_type(a, json_type_array) || json_object_array_length(a) > MSG_BUS_MAX_NAMED)
+        return 0;
+    size_t n = json_object_array_length(a);
+    for (size_t i = 0; i < n; i++) {
+        json_object *e = json_object_array_get_idx(a, i);
+        int64_t x = json_object_is_type(e, json_type_int) ? json_object_get_int64(e) : 0;
+        if (x <= 0 || x > 2147483647)
+            return 0;
+        out->convs[out->nconvs++] = (int)x;
+    }
+    return 1;
+}
+
 static enum msg_bus_kind parse_object(json_object *o, struct msg_bus_msg *out)
 {
     json_object *t, *v;
@@ -50,17 +67,9 @@ static enum msg_bus_kind parse_object(json_object *o, struct msg_bus_msg *out)
             out->all = 1;
             return MSG_BUS_BELL;
         }
-        if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) > MSG_BUS_MAX_NAMED)
+        if (!get_convs(v, out))
             return MSG_BUS_UNKNOWN;
-        size_t n = json_object_array_length(v);
-        for (size_t i = 0; i < n; i++) {
-            json_object *e = json_object_array_get_idx(v, i);
-            int64_t x = json_object_is_type(e, json_type_int) ? json_object_get_int64(e) : 0;
-            if (x <= 0 || x > 2147483647)
-                return MSG_BUS_UNKNOWN;
-            out->convs[out->nconvs++] = (int)x;
-        }
-        out->all = n == 0;
+        out->all = out->nconvs == 0;
         return MSG_BUS_BELL;
     }
     if (strcmp(tag, "typing") == 0) {
@@ -73,8 +82,7 @@ static enum msg_bus_kind parse_object(json_object *o, struct msg_bus_msg *out)
     if (strcmp(tag, "presence") == 0) {
         json_object *a, *ls;
         if (!get_int(o, "userId", &out->user_id) || !json_object_object_get_ex(o, "online", &v) ||
-            !json_object_is_type(v, json_type_boolean) || !json_object_object_get_ex(o, "conversations", &a) ||
-            !json_object_is_type(a, json_type_array) || json_object_array_length(a) > MSG_BUS_MAX_NAMED)
+            !json_object_is_type(v, json_type_boolean) || !json_object_object_get_ex(o, "conversations", &a))
             return MSG_BUS_UNKNOWN;
         out->online = json_object_get_boolean(v);
         if (json_object_object_get_ex(o, "lastSeenAt", &ls) && ls) {
@@ -85,14 +93,8 @@ static enum msg_bus_kind parse_object(json_object *o, struct msg_bus_msg *out)
                 return MSG_BUS_UNKNOWN;
             memcpy(out->last_seen, ts, n + 1);
         }
-        size_t n = json_object_array_length(a);
-        for (size_t i = 0; i < n; i++) {
-            json_object *e = json_object_array_get_idx(a, i);
-            int64_t x = json_object_is_type(e, json_type_int) ? json_object_get_int64(e) : 0;
-            if (x <= 0 || x > 2147483647)
-                return MSG_BUS_UNKNOWN;
-            out->convs[out->nconvs++] = (int)x;
-        }
+        if (!get_convs(a, out))
+            return MSG_BUS_UNKNOWN;
         return MSG_BUS_PRESENCE;
     }
     if (strcmp(tag, "revoke") == 0)

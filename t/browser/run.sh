@@ -17,6 +17,7 @@ HERE=$(cd "$(dirname "$0")" && pwd -P)
 BUILD=$(cd "${1:?usage: t/browser/run.sh BUILD_DIR [--serve | FILE...]}" && pwd -P) || exit 1
 ROOT=$(cd "$HERE/../.." && pwd -P)
 cd "$ROOT"
+. scripts/lib.sh
 shift
 RESULTS=$ROOT/build/test-results
 SHOTS=$ROOT/build/browser-shots
@@ -70,9 +71,7 @@ if [ "${1:-}" = --serve ]; then export MESSAGING_SEED=1; else export MESSAGING_S
 MESSAGING_JWT_SECRET=$(openssl rand -hex 32); export MESSAGING_JWT_SECRET
 export MESSAGING_CONFIG=$MESSAGING_VAR/test.conf
 printf 'api_workers = 2\nlog_level = warn\n' >"$MESSAGING_CONFIG"
-export ASAN_OPTIONS="detect_leaks=1:log_path=$MESSAGING_VAR/log/asan:abort_on_error=0"
-export UBSAN_OPTIONS="print_stacktrace=1:log_path=$MESSAGING_VAR/log/ubsan"
-export LSAN_OPTIONS="suppressions=$ROOT/t/lsan.supp:print_suppressions=0"
+san_options
 
 cleanup() { scripts/stack.sh stop >/dev/null 2>&1; }
 trap cleanup EXIT
@@ -112,17 +111,13 @@ rm -f "$SHOTS"/*.png
 log=$MESSAGING_VAR/log/browser-tests.log
 node --test --test-concurrency=1 --test-reporter=spec "${files[@]}" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
-p=$(grep -E '^ℹ pass [0-9]+' "$log" | awk '{print $3}' | tail -n 1)
-f=$(grep -E '^ℹ fail [0-9]+' "$log" | awk '{print $3}' | tail -n 1)
+node_counts "$log"
 
 scripts/stack.sh stop >/dev/null 2>&1
 trap - EXIT
-san_pat='runtime error:|ERROR: AddressSanitizer|ERROR: LeakSanitizer'
-if ls "$MESSAGING_VAR"/log/asan.* "$MESSAGING_VAR"/log/ubsan.* >/dev/null 2>&1 ||
-   grep -Eq "$san_pat" "$MESSAGING_VAR"/log/api.log "$MESSAGING_VAR"/log/gateway-*.log 2>/dev/null; then
+if san_found; then
   echo "browser: sanitizer reports from the servers:" >&2
-  head -n 60 "$MESSAGING_VAR"/log/asan.* "$MESSAGING_VAR"/log/ubsan.* 2>/dev/null >&2
-  grep -Eh -A 12 "$san_pat" "$MESSAGING_VAR"/log/api.log "$MESSAGING_VAR"/log/gateway-*.log 2>/dev/null | head -n 80 >&2
+  san_show
   rc=1; f=$(( ${f:-0} + 1 ))
 fi
 [ "$rc" = 0 ] || [ "${f:-0}" != 0 ] || f=1

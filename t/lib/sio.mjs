@@ -92,35 +92,34 @@ export class Client {
   /** Resolves once connected; rejects with "connect_error: <message>" or on timeout. */
   ready(ms = CONNECT_TIMEOUT_MS + 500) {
     if (this.socket.connected) return Promise.resolve(this);
-    return new Promise((resolve, reject) => {
-      const done = (fn, v) => {
-        clearTimeout(t);
-        this.socket.off('connect', onOk);
-        this.socket.off('connect_error', onErr);
-        fn(v);
-      };
-      const onOk = () => done(resolve, this);
-      const onErr = (err) => done(reject, new Error(`${this.label}: connect_error: ${err && err.message}`));
-      const t = setTimeout(() => done(reject, new Error(`${this.label}: not connected within ${ms} ms`)), ms);
-      this.socket.on('connect', onOk);
-      this.socket.on('connect_error', onErr);
-    });
+    return this.#nextConnect(ms,
+      (resolve) => resolve(this),
+      (err, resolve, reject) => reject(new Error(`${this.label}: connect_error: ${err && err.message}`)),
+      `not connected within ${ms} ms`);
   }
 
   /** Resolves with the Error of the next connect_error; rejects if the socket connects instead. */
   refused(ms = CONNECT_TIMEOUT_MS + 500) {
+    return this.#nextConnect(ms,
+      (resolve, reject) => reject(new Error(`${this.label}: connected, but a connect_error was expected`)),
+      (err, resolve) => resolve(err),
+      `no connect_error within ${ms} ms`);
+  }
+
+  /** A promise settled by the next connect (onOk) or connect_error (onErr), or
+   * rejected with `late` after ms; its listeners and timer are removed first. */
+  #nextConnect(ms, onOk, onErr, late) {
     return new Promise((resolve, reject) => {
-      const done = (fn, v) => {
+      const done = () => {
         clearTimeout(t);
-        this.socket.off('connect', onOk);
-        this.socket.off('connect_error', onErr);
-        fn(v);
+        this.socket.off('connect', ok);
+        this.socket.off('connect_error', err);
       };
-      const onOk = () => done(reject, new Error(`${this.label}: connected, but a connect_error was expected`));
-      const onErr = (err) => done(resolve, err);
-      const t = setTimeout(() => done(reject, new Error(`${this.label}: no connect_error within ${ms} ms`)), ms);
-      this.socket.on('connect', onOk);
-      this.socket.on('connect_error', onErr);
+      const ok = () => { done(); onOk(resolve, reject); };
+      const err = (e) => { done(); onErr(e, resolve, reject); };
+      const t = setTimeout(() => { done(); reject(new Error(`${this.label}: ${late}`)); }, ms);
+      this.socket.on('connect', ok);
+      this.socket.on('connect_error', err);
     });
   }
 
@@ -208,7 +207,11 @@ export class Client {
 
 /** A connected Client, or a thrown Error with the connect_error message. */
 export async function connect(url, token, opts = {}) {
-  const c = new Client(url, { token, ...opts });
+  return readied(new Client(url, { token, ...opts }));
+}
+
+/** c once it is ready; closed, and the error thrown, when it is refused. */
+async function readied(c) {
   try {
     await c.ready();
   } catch (err) {
@@ -554,14 +557,7 @@ export class RawClient {
 
 /** A connected RawClient (CONNECT accepted). */
 export async function rawConnect(url, token, opts = {}) {
-  const c = new RawClient(url, token, opts);
-  try {
-    await c.ready();
-  } catch (err) {
-    c.close();
-    throw err;
-  }
-  return c;
+  return readied(new RawClient(url, token, opts));
 }
 
 /** new_message ids received by a Client for one conversation, in arrival order. */

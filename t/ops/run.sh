@@ -14,6 +14,7 @@
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd -P)
 cd "$ROOT"
+. scripts/lib.sh
 BUILD=$(cd "${1:?usage: t/ops/run.sh BUILD_DIR}" && pwd -P)
 RESULTS=$ROOT/build/test-results
 mkdir -p "$RESULTS"
@@ -124,9 +125,7 @@ printf 'api_workers = 3\nlog_level = warn\nws_cors_origins = *\n' >"$MESSAGING_C
 # The API's socket is 0660: as root, Apache's workers (www-data) reach it
 # through its group, as on a real host.
 if [ "$(id -u)" = 0 ] && getent group www-data >/dev/null; then echo 'api_socket_group = www-data' >>"$MESSAGING_CONFIG"; fi
-export ASAN_OPTIONS="detect_leaks=1:log_path=$MESSAGING_VAR/log/asan:abort_on_error=0"
-export UBSAN_OPTIONS="print_stacktrace=1:log_path=$MESSAGING_VAR/log/ubsan"
-export LSAN_OPTIONS="suppressions=$ROOT/t/lsan.supp:print_suppressions=0"
+san_options
 RUN=$MESSAGING_VAR/run
 if ! scripts/stack.sh start >"$T/log/stack-start.log" 2>&1; then
   fail "the stack starts (scripts/stack.sh start)" "$(tail -n 20 "$T/log/stack-start.log")"
@@ -182,6 +181,31 @@ wait_url() { # URL: answers within 10 s
   return 1
 }
 
+# tally LOG: the ok / not ok lines of a sub-script's LOG shown and counted
+# (with their indented details).
+tally() {
+  local line
+  while IFS= read -r line; do
+    case "$line" in
+      "ok - "*) PASS=$((PASS + 1)); echo "$line" ;;
+      "not ok - "*) FAIL=$((FAIL + 1)); echo "$line" ;;
+      "    "*) echo "$line" ;;
+    esac
+  done <"$1"
+}
+
+# smoke NAME URL: t/ops/smoke.mjs NAME against URL (with the caller's
+# OPS_* variables), its ok / not ok lines shown and counted.
+smoke() {
+  local out p f
+  out=$(node t/ops/smoke.mjs "$1" "$2" 2>&1)
+  printf '%s\n' "$out" | tee -a "$LOG" | grep -E '^(ok|not ok) ' | sed 's/^/  /'
+  p=$(sed -n "s/^smoke $1: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p" <<<"$out")
+  f=$(sed -n "s/^smoke $1: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p" <<<"$out")
+  [ -n "$p" ] || { f=1; p=0; printf '%s\n' "$out" | tail -n 15; }
+  PASS=$((PASS + p)); FAIL=$((FAIL + f))
+}
+
 # ------------------------------------------------------------------ Apache
 echo "# Apache (conf/apache/messaging.conf)"
 A=$T/apache; AR=$OPS_PUB/apache-run; mkdir -p "$AR" "$A/logs"
@@ -225,12 +249,7 @@ if wait_url "https://127.0.0.1:$((AP_PORT + 1))/api/health"; then
     [ "$h" = "301 https://messaging.example.org/api/health" ] || { echo "got: $h"; return 1; }
   }
   check "Apache: port 80 redirects to https" redirect
-  out=$(OPS_EXPECT_BOTH=1 OPS_API_PID=$API_PID node t/ops/smoke.mjs apache "https://127.0.0.1:$((AP_PORT + 1))" 2>&1)
-  printf '%s\n' "$out" | tee -a "$LOG" | grep -E '^(ok|not ok) ' | sed 's/^/  /'
-  p=$(sed -n 's/^smoke apache: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' <<<"$out")
-  f=$(sed -n 's/^smoke apache: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' <<<"$out")
-  [ -n "$p" ] || { f=1; p=0; printf '%s\n' "$out" | tail -n 15; }
-  PASS=$((PASS + p)); FAIL=$((FAIL + f))
+  OPS_EXPECT_BOTH=1 OPS_API_PID=$API_PID smoke apache "https://127.0.0.1:$((AP_PORT + 1))"
 else
   fail "Apache starts with the site" "$(tail -n 20 "$A/logs/error.log" "$T/log/apache.log" 2>/dev/null)"
 fi
@@ -254,12 +273,7 @@ check "nginx -t (the real-host site rendered for loopback)" /usr/sbin/nginx -t -
 launch nginx /usr/sbin/nginx -p "$N" -c "$N/nginx.conf"
 if wait_url "https://127.0.0.1:$((NG_PORT + 1))/api/health"; then
   pass "nginx starts with the site"
-  out=$(OPS_RATE_LIMIT=1 OPS_API_PID=$API_PID node t/ops/smoke.mjs nginx "https://127.0.0.1:$((NG_PORT + 1))" 2>&1)
-  printf '%s\n' "$out" | tee -a "$LOG" | grep -E '^(ok|not ok) ' | sed 's/^/  /'
-  p=$(sed -n 's/^smoke nginx: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' <<<"$out")
-  f=$(sed -n 's/^smoke nginx: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' <<<"$out")
-  [ -n "$p" ] || { f=1; p=0; printf '%s\n' "$out" | tail -n 15; }
-  PASS=$((PASS + p)); FAIL=$((FAIL + f))
+  OPS_RATE_LIMIT=1 OPS_API_PID=$API_PID smoke nginx "https://127.0.0.1:$((NG_PORT + 1))"
 else
   fail "nginx starts with the site" "$(tail -n 20 "$N/logs/error.log" "$T/log/nginx.log" 2>/dev/null)"
 fi
@@ -269,12 +283,7 @@ echo "# the local site (conf/nginx/local.conf.in, as make run renders it)"
 LOCAL=http://127.0.0.1:$HTTP_PORT
 check "the local site has no reuseport (a second nginx on its port must fail)" \
   bash -c "! grep -En '^[[:space:]]*listen[^;]*reuseport' '$MESSAGING_VAR/nginx.conf'"
-out=$(OPS_RATE_LIMIT=1 node t/ops/smoke.mjs local "$LOCAL" 2>&1)
-printf '%s\n' "$out" | tee -a "$LOG" | grep -E '^(ok|not ok) ' | sed 's/^/  /'
-p=$(sed -n 's/^smoke local: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' <<<"$out")
-f=$(sed -n 's/^smoke local: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' <<<"$out")
-[ -n "$p" ] || { f=1; p=0; printf '%s\n' "$out" | tail -n 15; }
-PASS=$((PASS + p)); FAIL=$((FAIL + f))
+OPS_RATE_LIMIT=1 smoke local "$LOCAL"
 
 # ------------------------------------------------------------------ gateway reload
 echo "# gateway SIGHUP"
@@ -292,25 +301,13 @@ fi
 echo "# msgctl"
 APIURL="https://127.0.0.1:$((AP_PORT + 1))"
 OPS_T=$T OPS_API_URL=$APIURL OPS_BUILD=$BUILD t/ops/msgctl.sh >"$T/log/msgctl.log" 2>&1
-while IFS= read -r line; do
-  case "$line" in
-    "ok - "*) PASS=$((PASS + 1)); echo "$line" ;;
-    "not ok - "*) FAIL=$((FAIL + 1)); echo "$line" ;;
-    "    "*) echo "$line" ;;
-  esac
-done <"$T/log/msgctl.log"
+tally "$T/log/msgctl.log"
 grep -q '^msgctl tests done$' "$T/log/msgctl.log" || fail "msgctl tests ran to the end" "$(tail -n 10 "$T/log/msgctl.log")"
 
 # ------------------------------------------------------------------ make run / start
 echo "# make run and make start: private var/, busy ports, a gateway that dies, kill -9, Ctrl-C"
 OPS_T=$T OPS_BUILD=$BUILD DB_URL=$DB_URL t/ops/stack-life.sh >"$T/log/stack-life.log" 2>&1
-while IFS= read -r line; do
-  case "$line" in
-    "ok - "*) PASS=$((PASS + 1)); echo "$line" ;;
-    "not ok - "*) FAIL=$((FAIL + 1)); echo "$line" ;;
-    "    "*) echo "$line" ;;
-  esac
-done <"$T/log/stack-life.log"
+tally "$T/log/stack-life.log"
 grep -q '^stack tests done$' "$T/log/stack-life.log" || fail "stack tests ran to the end" "$(tail -n 10 "$T/log/stack-life.log")"
 
 # ------------------------------------------------------------------ access logs
@@ -512,9 +509,7 @@ fi
 rm -rf "$STAGE"
 cleanup
 trap - EXIT
-san_pat='runtime error:|ERROR: AddressSanitizer|ERROR: LeakSanitizer'
-if ls "$MESSAGING_VAR"/log/asan.* "$MESSAGING_VAR"/log/ubsan.* >/dev/null 2>&1 ||
-   grep -Eq "$san_pat" "$MESSAGING_VAR"/log/api.log "$MESSAGING_VAR"/log/gateway-*.log 2>/dev/null; then
+if san_found; then
   fail "no sanitizer reports from the servers" "$(head -n 30 "$MESSAGING_VAR"/log/asan.* "$MESSAGING_VAR"/log/ubsan.* 2>/dev/null; grep -Eh -A 8 "$san_pat" "$MESSAGING_VAR"/log/*.log 2>/dev/null | head -n 30)"
 else
   pass "no sanitizer reports from the servers"

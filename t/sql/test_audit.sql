@@ -2,13 +2,7 @@
 -- t/sql/test_operations.sh after test_operations.sql, same fixtures.
 SET client_min_messages = warning;
 
-CREATE FUNCTION pg_temp.ok(cond boolean, name text) RETURNS text LANGUAGE sql AS
-$$ SELECT CASE WHEN coalesce(cond, false) THEN 'ok - ' ELSE 'not ok - ' END || name $$;
-CREATE FUNCTION pg_temp.is(got text, want text, name text) RETURNS text LANGUAGE sql AS
-$$ SELECT CASE WHEN got IS NOT DISTINCT FROM want THEN 'ok - ' || name
-          ELSE 'not ok - ' || name || ' (got ' || coalesce(got, 'NULL') || ', want ' || coalesce(want, 'NULL') || ')' END $$;
-CREATE FUNCTION pg_temp.raises(q text) RETURNS boolean LANGUAGE plpgsql AS
-$$ BEGIN EXECUTE q; RETURN false; EXCEPTION WHEN others THEN RETURN true; END $$;
+\ir assert.sql
 -- The newest row of the log for a user: "action via conversation outcome".
 CREATE FUNCTION pg_temp.last(u integer) RETURNS text LANGUAGE sql AS $$
   SELECT action || ' ' || via || ' ' || coalesce(conversation_id::text, '-') || ' ' || (detail ->> 'outcome')

@@ -14,17 +14,10 @@ url=${1:-${MESSAGING_DATABASE_URL:-}}
 [ -n "$url" ] || { echo "usage: $0 DATABASE_URL" >&2; exit 2; }
 here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 root=$(cd -- "$here/../.." && pwd -P)
-PSQL=${PSQL:-$(command -v psql || echo /usr/lib/postgresql/15/bin/psql)}
-q() { "$PSQL" -X -q -tA -v ON_ERROR_STOP=1 -d "$url" "$@"; }
+. "$here/lib.sh"
 # qv 'SQL with :'"'"'var'"'"'' -v var=value ...: psql interpolates variables only in
 # what it reads, not in -c.
 qv() { local sql=$1; shift; printf '%s\n' "$sql" | q "$@"; }
-
-pass=0 failed=0
-tmp=$(mktemp -d)
-ok()     { pass=$((pass + 1)); echo "ok - $1"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $1"; }
-check()  { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1 (got '$2', want '$3')"; fi; }
 
 # ---------------------------------------------------------------- migrations
 if out=$("$root/scripts/migrate.sh" "$url" 2>&1); then ok "migrate.sh applies"; else not_ok "migrate.sh applies: $out"; fi
@@ -46,19 +39,7 @@ if wait $m1 && wait $m2; then ok "concurrent migrate.sh runs"; else not_ok "conc
 
 # ---------------------------------------------------------------- fixtures
 tag=t$(date +%s)$$$RANDOM
-cleanup() {
-  q >/dev/null 2>&1 <<SQL
-SET client_min_messages = warning;
-CREATE TEMP TABLE tu AS SELECT id FROM users WHERE email LIKE 'sqltest-$tag-%';
-CREATE TEMP TABLE tc AS SELECT id FROM conversations WHERE patient_id IN (SELECT id FROM tu) OR doctor_id IN (SELECT id FROM tu);
-DELETE FROM messaging.events WHERE conversation_id IN (SELECT id FROM tc);
-DELETE FROM messages WHERE conversation_id IN (SELECT id FROM tc);
-DELETE FROM conversations WHERE id IN (SELECT id FROM tc);
-DELETE FROM patient_doctor WHERE patient_id IN (SELECT id FROM tu) OR doctor_id IN (SELECT id FROM tu);
-DELETE FROM users WHERE id IN (SELECT id FROM tu);
-SQL
-  rm -rf "$tmp"
-}
+cleanup() { delete_fixtures "sqltest-$tag-"; }
 trap cleanup EXIT
 
 q >/dev/null <<SQL || { echo "sql: fixtures failed"; exit 1; }
@@ -81,26 +62,22 @@ id_of() { q -c "SELECT id FROM users WHERE email = 'sqltest-$tag-$1@example.test
 P2=$(id_of p2); D3=$(id_of d3); D1=$(id_of d1)
 
 # ---------------------------------------------------------------- the operations
-"$PSQL" -X -q -tA -v ON_ERROR_STOP=1 -v tag="$tag" -d "$url" -f "$here/test_operations.sql" >"$tmp/ops" 2>"$tmp/ops.err"
-rc=$?
-cat "$tmp/ops"
-pass=$((pass + $(grep -c '^ok - ' "$tmp/ops")))
-failed=$((failed + $(grep -c '^not ok - ' "$tmp/ops")))
-if [ $rc -ne 0 ]; then not_ok "test_operations.sql stopped: $(head -c 500 "$tmp/ops.err")"; fi
+# run_sql NAME: t/sql/test_NAME.sql with the fixtures' tag, its "ok -" and
+# "not ok -" lines counted; a script that stops is a failure.
+run_sql() {
+  "$PSQL" -X -q -tA -v ON_ERROR_STOP=1 -v tag="$tag" -d "$url" -f "$here/test_$1.sql" >"$tmp/$1" 2>"$tmp/$1.err"
+  local rc=$?
+  cat "$tmp/$1"
+  pass=$((pass + $(grep -c '^ok - ' "$tmp/$1")))
+  failed=$((failed + $(grep -c '^not ok - ' "$tmp/$1")))
+  if [ $rc -ne 0 ]; then not_ok "test_$1.sql stopped: $(head -c 500 "$tmp/$1.err")"; fi
+}
+
+run_sql operations
 # The access log (sql/040_audit.sql), same fixtures.
-"$PSQL" -X -q -tA -v ON_ERROR_STOP=1 -v tag="$tag" -d "$url" -f "$here/test_audit.sql" >"$tmp/audit" 2>"$tmp/audit.err"
-rc=$?
-cat "$tmp/audit"
-pass=$((pass + $(grep -c '^ok - ' "$tmp/audit")))
-failed=$((failed + $(grep -c '^not ok - ' "$tmp/audit")))
-if [ $rc -ne 0 ]; then not_ok "test_audit.sql stopped: $(head -c 500 "$tmp/audit.err")"; fi
+run_sql audit
 # Presence and delivery markers (sql/041, sql/043), same fixtures.
-"$PSQL" -X -q -tA -v ON_ERROR_STOP=1 -v tag="$tag" -d "$url" -f "$here/test_presence.sql" >"$tmp/presence" 2>"$tmp/presence.err"
-rc=$?
-cat "$tmp/presence"
-pass=$((pass + $(grep -c '^ok - ' "$tmp/presence")))
-failed=$((failed + $(grep -c '^not ok - ' "$tmp/presence")))
-if [ $rc -ne 0 ]; then not_ok "test_presence.sql stopped: $(head -c 500 "$tmp/presence.err")"; fi
+run_sql presence
 
 # A conversation of its own for what follows: p2 with d3.
 C=$(q -c "SELECT (messaging.create_conversation($P2, NULL, $D3)).body::json->'conversation'->>'id'")

@@ -5,13 +5,7 @@
 -- must be answered with a reply, never raise.
 SET client_min_messages = warning;
 
-CREATE FUNCTION pg_temp.ok(cond boolean, name text) RETURNS text LANGUAGE sql AS
-$$ SELECT CASE WHEN coalesce(cond, false) THEN 'ok - ' ELSE 'not ok - ' END || name $$;
-CREATE FUNCTION pg_temp.is(got text, want text, name text) RETURNS text LANGUAGE sql AS
-$$ SELECT CASE WHEN got IS NOT DISTINCT FROM want THEN 'ok - ' || name
-          ELSE 'not ok - ' || name || ' (got ' || coalesce(got, 'NULL') || ', want ' || coalesce(want, 'NULL') || ')' END $$;
-CREATE FUNCTION pg_temp.raises(q text) RETURNS boolean LANGUAGE plpgsql AS
-$$ BEGIN EXECUTE q; RETURN false; EXCEPTION WHEN others THEN RETURN true; END $$;
+\ir assert.sql
 -- The error code of a reply body, or NULL.
 CREATE FUNCTION pg_temp.code(b text) RETURNS text LANGUAGE sql AS $$ SELECT b::json->'error'->>'code' $$;
 CREATE FUNCTION pg_temp.keys(j json) RETURNS text LANGUAGE sql AS

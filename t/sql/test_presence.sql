@@ -1,11 +1,7 @@
 -- Presence (sql/043) and delivery markers (sql/041), run by
 -- t/sql/test_operations.sh after test_audit.sql, same fixtures.
 SET client_min_messages = warning;
-CREATE FUNCTION pg_temp.ok(cond boolean, name text) RETURNS text LANGUAGE sql AS
-$$ SELECT CASE WHEN coalesce(cond, false) THEN 'ok - ' ELSE 'not ok - ' END || name $$;
-CREATE FUNCTION pg_temp.is(got text, want text, name text) RETURNS text LANGUAGE sql AS
-$$ SELECT CASE WHEN got IS NOT DISTINCT FROM want THEN 'ok - ' || name
-          ELSE 'not ok - ' || name || ' (got ' || coalesce(got, 'NULL') || ', want ' || coalesce(want, 'NULL') || ')' END $$;
+\ir assert.sql
 
 SELECT id AS p3 FROM users WHERE email = 'sqltest-' || :'tag' || '-p3@example.test' \gset
 SELECT id AS d1 FROM users WHERE email = 'sqltest-' || :'tag' || '-d1@example.test' \gset

@@ -13,29 +13,10 @@ set -uo pipefail
 
 url=${1:-${MESSAGING_DATABASE_URL:-}}
 [ -n "$url" ] || { echo "usage: $0 DATABASE_URL" >&2; exit 2; }
-PSQL=${PSQL:-$(command -v psql || echo /usr/lib/postgresql/15/bin/psql)}
-q() { "$PSQL" -X -q -tA -v ON_ERROR_STOP=1 -d "$url" "$@"; }
-
-pass=0 failed=0
-tmp=$(mktemp -d)
-ok()     { pass=$((pass + 1)); echo "ok - $1"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $1"; }
-check()  { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1 (got '$2', want '$3')"; fi; }
+. "$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)/lib.sh"
 
 tag=r$(date +%s)$$$RANDOM
-cleanup() {
-  q >/dev/null 2>&1 <<SQL
-SET client_min_messages = warning;
-CREATE TEMP TABLE tu AS SELECT id FROM users WHERE email LIKE 'sqlrev-$tag-%';
-CREATE TEMP TABLE tc AS SELECT id FROM conversations WHERE patient_id IN (SELECT id FROM tu) OR doctor_id IN (SELECT id FROM tu);
-DELETE FROM messaging.events WHERE conversation_id IN (SELECT id FROM tc);
-DELETE FROM messages WHERE conversation_id IN (SELECT id FROM tc);
-DELETE FROM conversations WHERE id IN (SELECT id FROM tc);
-DELETE FROM patient_doctor WHERE patient_id IN (SELECT id FROM tu) OR doctor_id IN (SELECT id FROM tu);
-DELETE FROM users WHERE id IN (SELECT id FROM tu);
-SQL
-  rm -rf "$tmp"
-}
+cleanup() { delete_fixtures "sqlrev-$tag-"; }
 trap cleanup EXIT
 
 q >/dev/null <<SQL || { echo "sql-revocation: 0 passed, 1 failed (fixtures)"; exit 1; }

@@ -60,15 +60,22 @@ void gw_session_write(struct gateway *g, struct gw_client *c, enum msg_op op, co
     gw_op_counted(g, c, db, op, params, 0); /* in its share, never refused */
 }
 
-void gw_session_joined(struct gateway *g, struct gw_client *c, int conv)
+/* A room joined or left, recorded in the session of a client that has one
+ * (recovery, messaging.sessions). */
+static void session_room_write(struct gateway *g, struct gw_client *c, enum msg_op op, int conv)
 {
-    gw_client_room_add(g, c, conv);
     if (!c->pid[0])
         return;
     char id[16];
     snprintf(id, sizeof id, "%d", conv);
     const char *params[] = {c->pid, id};
-    gw_session_write(g, c, MSG_OP_SESSION_JOIN, params);
+    gw_session_write(g, c, op, params);
+}
+
+void gw_session_joined(struct gateway *g, struct gw_client *c, int conv)
+{
+    gw_client_room_add(g, c, conv);
+    session_room_write(g, c, MSG_OP_SESSION_JOIN, conv);
 }
 
 void gw_session_left(struct gateway *g, struct gw_client *c, int conv)
@@ -80,10 +87,5 @@ void gw_session_left(struct gateway *g, struct gw_client *c, int conv)
             c->room_seq[i] = c->room_seq[c->nrooms];
             break;
         }
-    if (!c->pid[0])
-        return;
-    char id[16];
-    snprintf(id, sizeof id, "%d", conv);
-    const char *params[] = {c->pid, id};
-    gw_session_write(g, c, MSG_OP_SESSION_LEAVE, params);
+    session_room_write(g, c, MSG_OP_SESSION_LEAVE, conv);
 }

@@ -18,17 +18,28 @@ void gw_user_add(struct gateway *g, int user_id, int delta)
         imap_put(&g->users, user_id, n);
 }
 
-static void stats_json(struct gateway *g, struct sbuf *o)
+/* Users connected, their connections, and users with more than one. */
+static void count_users(struct gateway *g, size_t *users, unsigned long long *conns, size_t *multiple)
 {
-    size_t i = 0, users = 0, multiple = 0;
-    unsigned long long conns = 0;
+    size_t i = 0;
     int id;
     intptr_t n;
+    *users = *multiple = 0;
+    *conns = 0;
     while (imap_next(&g->users, &i, &id, &n)) {
-        users++;
-        conns += (unsigned long long)n;
-        multiple += n > 1;
+        (*users)++;
+        *conns += (unsigned long long)n;
+        *multiple += n > 1;
     }
+}
+
+static void stats_json(struct gateway *g, struct sbuf *o)
+{
+    size_t i, users, multiple;
+    unsigned long long conns;
+    int id;
+    intptr_t n;
+    count_users(g, &users, &conns, &multiple);
     sbuf_printf(o, "{\"connections\":%llu,\"users\":%zu,\"multipleConnections\":%zu,\"connectionDetails\":{",
          conns, users, multiple);
     i = 0;
@@ -43,14 +54,9 @@ static void stats_json(struct gateway *g, struct sbuf *o)
 
 static void metrics_text(struct gateway *g, struct sbuf *o)
 {
-    size_t i = 0, users = 0;
-    unsigned long long conns = 0;
-    int id;
-    intptr_t n;
-    while (imap_next(&g->users, &i, &id, &n)) {
-        users++;
-        conns += (unsigned long long)n;
-    }
+    size_t users, multiple;
+    unsigned long long conns;
+    count_users(g, &users, &conns, &multiple);
     sbuf_printf(o, "# HELP messaging_connections Authenticated Socket.IO connections.\n"
             "# TYPE messaging_connections gauge\nmessaging_connections %llu\n", conns);
     sbuf_printf(o, "# HELP messaging_sockets Socket.IO sockets, authenticating ones included.\n"

@@ -131,18 +131,24 @@ static int watch(struct pgc *c)
     return 0;
 }
 
-static void schedule_reconnect(struct pgc *c);
-
-static void go_down(struct pgc *c, const char *why)
+/* Closes the connection and fails every query waiting on it. */
+static void close_conn(struct pgc *c)
 {
-    int was_ready = c->st == ST_READY || c->st == ST_SETUP;
-    msg_warn("db_down", "conn=%s reason=%s", c->name, why);
     unwatch(c);
     if (c->conn)
         PQfinish(c->conn);
     c->conn = NULL;
     c->st = ST_DOWN;
     fail_all(c);
+}
+
+static void schedule_reconnect(struct pgc *c);
+
+static void go_down(struct pgc *c, const char *why)
+{
+    int was_ready = c->st == ST_READY || c->st == ST_SETUP;
+    msg_warn("db_down", "conn=%s reason=%s", c->name, why);
+    close_conn(c);
     if (was_ready && c->hooks.on_down)
         c->hooks.on_down(c, c->hooks.arg);
     schedule_reconnect(c);
@@ -562,12 +568,7 @@ void pgc_free(struct pgc *c)
     if (!c)
         return;
     lws_sul_cancel(&c->sul);
-    unwatch(c);
-    if (c->conn)
-        PQfinish(c->conn);
-    c->conn = NULL;
-    c->st = ST_DOWN;
-    fail_all(c);
+    close_conn(c);
     free(c->url);
     free(c->name);
     free(c->options);

@@ -9,28 +9,30 @@
 #define HEARTBEAT_EVERY 10 /* s: the gateway's heartbeat row */
 #define PURGE_EVERY 86400  /* s: the access log's retention purge */
 
+/* A periodic operation whose one parameter is a number of the config;
+ * its answer is not awaited. */
+static void run_op(struct gateway *g, enum msg_op op, long arg)
+{
+    struct pgc *db = gw_db(g);
+    char num[24];
+    snprintf(num, sizeof num, "%ld", arg);
+    const char *params[] = {num};
+    if (db)
+        pgc_op(db, op, params, NULL, NULL);
+}
+
 /* Rows of the access log older than audit_retention_days (sql/040_audit.sql);
  * every gateway runs it, which costs a second one nothing. */
 static void audit_purge(struct gateway *g)
 {
-    struct pgc *db = gw_db(g);
-    char days[24];
-    snprintf(days, sizeof days, "%ld", g->cfg->audit_retention_days);
-    const char *params[] = {days};
-    if (db)
-        pgc_op(db, MSG_OP_AUDIT_PURGE, params, NULL, NULL);
+    run_op(g, MSG_OP_AUDIT_PURGE, g->cfg->audit_retention_days);
 }
 
 /* Users whose last socket closed presence_grace_s ago, or whose gateway
  * died, go offline (sql/043_presence.sql); every second, from every gateway. */
 static void presence_sweep(struct gateway *g)
 {
-    struct pgc *db = gw_db(g);
-    char grace[24];
-    snprintf(grace, sizeof grace, "%ld", g->cfg->presence_grace_s);
-    const char *params[] = {grace};
-    if (db)
-        pgc_op(db, MSG_OP_PRESENCE_SWEEP, params, NULL, NULL);
+    run_op(g, MSG_OP_PRESENCE_SWEEP, g->cfg->presence_grace_s);
 }
 
 static void tick(lws_sorted_usec_list_t *sul)

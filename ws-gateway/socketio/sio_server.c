@@ -299,6 +299,20 @@ void sio_close(sio_socket *s)
 
 /* --- emitting ------------------------------------------------------------ */
 
+/* Sends the 1 + nbins buffers of one packet when its encoding succeeded
+ * (r == 0), then drops their references and frees the array; returns r or
+ * the send's result. */
+static int send_encoded(sio_socket *s, eio_buf **bufs, size_t nbins, int r)
+{
+	if (r == 0) {
+		r = eio_send_bufs(s->cl->es, bufs, 1 + nbins);
+		for (size_t i = 0; i <= nbins; i++)
+			eio_buf_unref(bufs[i]);
+	}
+	free(bufs);
+	return r;
+}
+
 static int emit_bufs(sio_socket *s, const char *event, json_object *args,
 		     const sio_bin *bins, size_t nbins, int64_t id)
 {
@@ -313,13 +327,7 @@ static int emit_bufs(sio_socket *s, const char *event, json_object *args,
 	if (!bufs)
 		return SIO_ENOMEM;
 	r = sio_encode_event(s->nsp->name, event, args, bins, nbins, id, bufs);
-	if (r == 0) {
-		r = eio_send_bufs(s->cl->es, bufs, 1 + nbins);
-		for (size_t i = 0; i <= nbins; i++)
-			eio_buf_unref(bufs[i]);
-	}
-	free(bufs);
-	return r;
+	return send_encoded(s, bufs, nbins, r);
 }
 
 int sio_emit(sio_socket *s, const char *event, json_object *args,
@@ -398,13 +406,7 @@ int sio_ack(sio_socket *s, int64_t ack_id, json_object *args,
 	r = encode(nbins ? SIO_BINARY_ACK : SIO_ACK, s->nsp->name, data, ack_id,
 		   bins, nbins, bufs);
 	json_object_put(data);
-	if (r == 0) {
-		r = eio_send_bufs(s->cl->es, bufs, 1 + nbins);
-		for (size_t i = 0; i <= nbins; i++)
-			eio_buf_unref(bufs[i]);
-	}
-	free(bufs);
-	return r;
+	return send_encoded(s, bufs, nbins, r);
 }
 
 /* --- incoming packets ---------------------------------------------------- */
