@@ -43,7 +43,7 @@ TOKEN_BIN := $(if $(filter release,$(VARIANT)),tools/msg-token,$(B)/tools/msg-to
 UNIT_SRCS := $(sort $(wildcard t/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:t/unit/%.c=$(B)/t/unit/%)
 
-.PHONY: all deps build run start stop test test-unit test-integration test-browser test-ops bench bench-idle bench-scale bench-audit bench-flood token clean conformance fuzz install
+.PHONY: all deps build run start stop test format check-style test-unit test-integration test-browser test-ops bench bench-idle bench-scale bench-audit bench-flood token clean conformance fuzz install
 all: deps-check $(API_BIN) $(TOKEN_BIN) gateway
 
 deps:
@@ -120,10 +120,19 @@ stop:
 token: $(TOKEN_BIN)
 	@scripts/stack.sh token "$(USER)"
 
+# ---------------------------------------------------------------- style
+# One style for the C of the whole tree (.clang-format), checked by make test.
+format:
+	@scripts/check-style.sh --fix
+
+check-style:
+	@scripts/check-style.sh
+
 # ---------------------------------------------------------------- test
 test: deps-check
 	@scripts/deps.sh --test
 	@rm -rf build/test-results
+	@scripts/check-style.sh
 	$(MAKE) VARIANT=san test-unit
 	$(MAKE) VARIANT=san test-integration
 	@set -o pipefail; $(MAKE) --no-print-directory VARIANT=san test-protocol 2>&1 | tee build/test-protocol.log

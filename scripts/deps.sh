@@ -20,7 +20,7 @@ pkgs=(gcc make pkg-config libwebsockets-dev libwebsockets-evlib-uv libuv1-dev li
       libpq-dev libssl-dev postgresql postgresql-contrib nginx-light curl ca-certificates openssl iproute2)
 # Tests and benchmarks; the Debian package (make deb) and its checks.
 if [ "$want_test" = 1 ]; then
-  pkgs+=(clang libclang-rt-14-dev nodejs npm wrk procps debhelper dpkg-dev fakeroot lintian)
+  pkgs+=(clang clang-format libclang-rt-14-dev nodejs npm wrk procps debhelper dpkg-dev fakeroot lintian)
 elif [ "$want_deb" = 1 ]; then
   pkgs+=(debhelper dpkg-dev fakeroot)
 fi
