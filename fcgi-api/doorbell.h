@@ -9,9 +9,9 @@
 #include "db.h"
 
 struct doorbell {
-    int rd, wr;          /* the pipe; workers inherit wr */
+    int rd, wr; /* the pipe; workers inherit wr */
     unsigned long rings, notifies;
-    int convs[600];      /* rung since the last bell (600: what a bell names) */
+    int convs[600]; /* rung since the last bell (600: what a bell names) */
     int nconvs, overflow;
 };
 

@@ -211,7 +211,7 @@ void h_list_messages(struct api_ctx *ctx)
     snprintf(l, sizeof l, "%ld", limit);
     snprintf(b, sizeof b, "%ld", before);
     snprintf(a, sizeof a, "%ld", after);
-    const char *params[] = {ctx->user, ctx->role, c, l, before >= 0 ? b : NULL, after >= 0 ? a : NULL,
+    const char *params[] = {ctx->user,         ctx->role, c, l, before >= 0 ? b : NULL, after >= 0 ? a : NULL,
                             inline_notify(ctx)};
     /* The page's JSON is written here, not by the database (the hot path). */
     PGresult *res;

@@ -15,8 +15,8 @@ struct api_ctx {
     struct msg_db *db;
     const struct route_match *match;
     struct msg_identity id;
-    char user[16];        /* id.user_id as text, the operations' $1 */
-    const char *role;     /* the token's role claim or NULL, their $2 */
+    char user[16];         /* id.user_id as text, the operations' $1 */
+    const char *role;      /* the token's role claim or NULL, their $2 */
     int bell_conversation; /* the conversation the request emitted an event in, or 0 */
 };
 

@@ -20,20 +20,19 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: messaging-api [options]\n"
-            "  --config FILE     configuration file (default: $MESSAGING_CONFIG)\n"
-            "  --socket ADDR     FastCGI socket to bind: a path, or HOST:PORT\n"
-            "                    (default: api_socket of the configuration; with no\n"
-            "                    --socket and a listening socket on fd 0, that one)\n"
-            "  --workers N       worker processes (default: api_workers)\n"
-            "  --check-config    validate the configuration, print it (secrets\n"
-            "                    hidden) and exit\n"
-            "  --help            this text\n"
-            "Run by a CGI server (REQUEST_METHOD set), it answers that one request.\n"
-            "Environment: MESSAGING_CONFIG, MESSAGING_DATABASE_URL, MESSAGING_JWT_SECRET.\n"
-            "Signals: SIGTERM drains and exits; SIGHUP re-reads the configuration and\n"
-            "replaces the workers.\n");
+    fprintf(f, "usage: messaging-api [options]\n"
+               "  --config FILE     configuration file (default: $MESSAGING_CONFIG)\n"
+               "  --socket ADDR     FastCGI socket to bind: a path, or HOST:PORT\n"
+               "                    (default: api_socket of the configuration; with no\n"
+               "                    --socket and a listening socket on fd 0, that one)\n"
+               "  --workers N       worker processes (default: api_workers)\n"
+               "  --check-config    validate the configuration, print it (secrets\n"
+               "                    hidden) and exit\n"
+               "  --help            this text\n"
+               "Run by a CGI server (REQUEST_METHOD set), it answers that one request.\n"
+               "Environment: MESSAGING_CONFIG, MESSAGING_DATABASE_URL, MESSAGING_JWT_SECRET.\n"
+               "Signals: SIGTERM drains and exits; SIGHUP re-reads the configuration and\n"
+               "replaces the workers.\n");
 }
 
 /* The group of a unix socket: a name, a number, or "" (the process's). */
@@ -102,7 +101,7 @@ static int bind_socket(const char *addr, const struct msg_config *cfg)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"socket", required_argument, NULL, 's'},
+        {"config", required_argument, NULL, 'c'},  {"socket", required_argument, NULL, 's'},
         {"workers", required_argument, NULL, 'w'}, {"check-config", no_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     const char *config_path = NULL, *socket_arg = NULL;
@@ -110,8 +109,12 @@ int main(int argc, char **argv)
     int check = 0, o;
     while ((o = getopt_long(argc, argv, "c:s:w:kh", opts, NULL)) != -1) {
         switch (o) {
-        case 'c': config_path = optarg; break;
-        case 's': socket_arg = optarg; break;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 's':
+            socket_arg = optarg;
+            break;
         case 'w': {
             char *end;
             workers = strtol(optarg, &end, 10);
@@ -121,9 +124,15 @@ int main(int argc, char **argv)
             }
             break;
         }
-        case 'k': check = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'k':
+            check = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     struct msg_config cfg;

@@ -47,12 +47,12 @@ static pid_t spawn(int listen_fd, int bell_fd, const struct msg_config *cfg)
 /* The master's state: its workers, its doorbell and its own connection. */
 struct master {
     int listen_fd;
-    struct msg_config *cfg;    /* the caller's; replaced on reload */
+    struct msg_config *cfg; /* the caller's; replaced on reload */
     const char *config_path;
-    pid_t *pids;               /* MSG_API_WORKERS_MAX slots; 0: free */
-    size_t n;                  /* workers wanted */
+    pid_t *pids; /* MSG_API_WORKERS_MAX slots; 0: free */
+    size_t n;    /* workers wanted */
     struct doorbell bell;
-    struct msg_db db;          /* the doorbell's rings and the purge */
+    struct msg_db db; /* the doorbell's rings and the purge */
     time_t next_prune;
 };
 
@@ -60,9 +60,8 @@ struct master {
  * backlog may take longer than any request should (it holds no worker). */
 static int master_db_open(struct master *m)
 {
-    struct msg_db_spec spec = {.app_name = "messaging-api-master",
-                               .connect_timeout_s = m->cfg->db_connect_timeout_s,
-                               .retry_ms = 500};
+    struct msg_db_spec spec = {
+        .app_name = "messaging-api-master", .connect_timeout_s = m->cfg->db_connect_timeout_s, .retry_ms = 500};
     return msg_db_open(&m->db, m->cfg->database_url, &spec);
 }
 
@@ -187,8 +186,7 @@ static void stop_workers(struct master *m)
 int master_run(int listen_fd, struct msg_config *cfg, const char *config_path)
 {
     catch_signals();
-    struct master m = {.listen_fd = listen_fd, .cfg = cfg, .config_path = config_path,
-                       .n = (size_t)cfg->api_workers};
+    struct master m = {.listen_fd = listen_fd, .cfg = cfg, .config_path = config_path, .n = (size_t)cfg->api_workers};
     if (doorbell_open(&m.bell) < 0)
         return 1;
     m.pids = calloc(MSG_API_WORKERS_MAX, sizeof *m.pids);

@@ -69,9 +69,7 @@ static int read_some(struct http_req *req, char *buf, int n, long *remaining)
 
 int http_read_body(struct http_req *req, size_t max, struct msg_error *err)
 {
-    size_t cap = req->content_length >= 0 && (size_t)req->content_length <= max
-                     ? (size_t)req->content_length
-                     : max;
+    size_t cap = req->content_length >= 0 && (size_t)req->content_length <= max ? (size_t)req->content_length : max;
     req->body = malloc(cap + 2);
     if (!req->body) {
         *err = msg_error_make(MSG_INTERNAL, "Out of memory");
@@ -105,8 +103,7 @@ int http_read_body(struct http_req *req, size_t max, struct msg_error *err)
     return 0;
 }
 
-void http_send_json(struct http_req *req, int status, const char *extra_headers,
-                    const char *body, size_t len)
+void http_send_json(struct http_req *req, int status, const char *extra_headers, const char *body, size_t len)
 {
     char head[512];
     int hn = snprintf(head, sizeof head,

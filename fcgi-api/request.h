@@ -10,14 +10,14 @@
 #include "error.h"
 
 struct http_req {
-    FCGX_Request *fcgi;   /* NULL in CGI mode (environment and stdio) */
+    FCGX_Request *fcgi; /* NULL in CGI mode (environment and stdio) */
     const char *method;
-    char path[512];       /* raw path, without the query string */
-    const char *query;    /* never NULL */
+    char path[512];    /* raw path, without the query string */
+    const char *query; /* never NULL */
     const char *content_type;
     const char *authorization;
-    long content_length;  /* -1 when absent */
-    char *body;           /* owned, NUL-terminated, after http_read_body() */
+    long content_length; /* -1 when absent */
+    char *body;          /* owned, NUL-terminated, after http_read_body() */
     size_t body_len;
     bool answered;
 };
@@ -32,8 +32,7 @@ void http_req_free(struct http_req *req);
 int http_read_body(struct http_req *req, size_t max, struct msg_error *err);
 
 /* Sends status, JSON body and optional extra header lines ("Name: v\r\n"). */
-void http_send_json(struct http_req *req, int status, const char *extra_headers,
-                    const char *body, size_t len);
+void http_send_json(struct http_req *req, int status, const char *extra_headers, const char *body, size_t len);
 void http_send_error(struct http_req *req, const struct msg_error *e, const char *extra_headers);
 
 #endif

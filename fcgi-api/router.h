@@ -13,20 +13,20 @@ enum route_auth { ROUTE_PUBLIC, ROUTE_TOKEN };
 
 struct route {
     const char *method;
-    const char *pattern;   /* segments; ":id" captures one */
+    const char *pattern; /* segments; ":id" captures one */
     api_handler handler;
     enum route_auth auth;
-    const char *allow;     /* the Allow header for this path */
+    const char *allow; /* the Allow header for this path */
 };
 
 #define ROUTE_MAX_CAPTURES 2
 
 struct route_match {
-    const struct route *route;      /* NULL: no route */
-    const char *allow;              /* set when the path exists but not the method */
+    const struct route *route; /* NULL: no route */
+    const char *allow;         /* set when the path exists but not the method */
     char captures[ROUTE_MAX_CAPTURES][16];
     int ncaptures;
-    int capture_too_long;           /* a captured segment did not fit */
+    int capture_too_long; /* a captured segment did not fit */
 };
 
 void router_match(const char *method, const char *path, struct route_match *m);

@@ -69,12 +69,12 @@ static int api_db_options(struct msg_db *db, const struct msg_config *cfg)
 struct worker {
     int listen_fd, bell_fd;
     const struct msg_config *cfg;
-    bool ring;                 /* notify_mode doorbell: ring after an event */
+    bool ring; /* notify_mode doorbell: ring after an event */
     struct msg_db db;
-    size_t max;                /* api_max_connections */
-    struct conn *conns;        /* max slots */
-    struct pollfd *pfds;       /* max + 1: the connections, the listening socket */
-    size_t *slot_of;           /* pfds[k] is conns[slot_of[k]] */
+    size_t max;          /* api_max_connections */
+    struct conn *conns;  /* max slots */
+    struct pollfd *pfds; /* max + 1: the connections, the listening socket */
+    size_t *slot_of;     /* pfds[k] is conns[slot_of[k]] */
 };
 
 /* Signals are taken only while waiting (ppoll with *waiting), never inside
@@ -99,7 +99,9 @@ static void catch_signals(sigset_t *waiting)
 
 static int worker_init(struct worker *w, int listen_fd, int bell_fd, const struct msg_config *cfg)
 {
-    *w = (struct worker){.listen_fd = listen_fd, .bell_fd = bell_fd, .cfg = cfg,
+    *w = (struct worker){.listen_fd = listen_fd,
+                         .bell_fd = bell_fd,
+                         .cfg = cfg,
                          .ring = strcmp(cfg->notify_mode, "doorbell") == 0,
                          .max = (size_t)cfg->api_max_connections};
     if (msg_db_init(&w->db, cfg) < 0 || api_db_options(&w->db, cfg) < 0)

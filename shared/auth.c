@@ -42,11 +42,16 @@ const char *msg_auth_bearer(const char *header, char *buf, size_t cap)
 
 static int b64url_val(int c)
 {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '-') return 62;
-    if (c == '_') return 63;
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '-')
+        return 62;
+    if (c == '_')
+        return 63;
     return -1;
 }
 
@@ -130,10 +135,7 @@ static bool claim_user_id(json_object *v, int *out)
 }
 
 /* Seconds since the epoch: a claim within what a 64-bit count holds. */
-static bool claim_time(json_object *v, double *out)
-{
-    return claim_number(v, out) && *out > -9e15 && *out < 9e15;
-}
+static bool claim_time(json_object *v, double *out) { return claim_number(v, out) && *out > -9e15 && *out < 9e15; }
 
 static int check_claims(json_object *c, long now, const struct msg_config *cfg, struct msg_identity *id,
                         struct msg_error *err)
@@ -178,8 +180,7 @@ static int check_claims(json_object *c, long now, const struct msg_config *cfg, 
         return deny(err, "Invalid token subject");
     id->has_role = false;
     if (json_object_object_get_ex(c, "role", &v)) {
-        if (!json_object_is_type(v, json_type_string) ||
-            json_object_get_string_len(v) >= (int)sizeof id->role)
+        if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) >= (int)sizeof id->role)
             return deny(err, "Token role does not match the user");
         id->has_role = true;
         snprintf(id->role, sizeof id->role, "%s", json_object_get_string(v));
@@ -198,8 +199,7 @@ static bool hs256_ok(const char *token, size_t signed_len, const char *sig, cons
     size_t sig_len = strlen(sig);
     if (sig_len != 43 || b64url_decode(sig, sig_len, want, sizeof want) != 32)
         return false;
-    if (!HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)token, signed_len, got, &n) ||
-        n != 32)
+    if (!HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)token, signed_len, got, &n) || n != 32)
         return false;
     bool ok = CRYPTO_memcmp(want, got, 32) == 0;
     OPENSSL_cleanse(got, sizeof got);
@@ -228,8 +228,8 @@ static jwt_t *decode_with(const char *token, const char *key, size_t keylen)
     return jwt;
 }
 
-int msg_auth_verify(const struct msg_config *cfg, const char *token, long now,
-                    struct msg_identity *id, struct msg_error *err)
+int msg_auth_verify(const struct msg_config *cfg, const char *token, long now, struct msg_identity *id,
+                    struct msg_error *err)
 {
     if (!token || !*token)
         return deny(err, "Authentication required");

@@ -19,10 +19,10 @@
 struct msg_identity {
     int user_id;
     bool has_role;
-    char role[33];  /* the token's role claim, when has_role */
-    long long exp;  /* the token's exp, seconds since the epoch (rounded down) */
+    char role[33]; /* the token's role claim, when has_role */
+    long long exp; /* the token's exp, seconds since the epoch (rounded down) */
     bool has_iat;
-    long long iat;  /* its iat (rounded down), when has_iat: the operations'
+    long long iat; /* its iat (rounded down), when has_iat: the operations'
                      * revocation check (sql/020_revocation.sql) */
 };
 
@@ -30,8 +30,8 @@ struct msg_identity {
  * A token living longer than cfg->jwt_max_ttl (exp - iat, or exp - now
  * without iat; <= 0: no bound) is refused. Returns 0 and fills *id, or -1
  * with *err an `unauthorized` error. */
-int msg_auth_verify(const struct msg_config *cfg, const char *token, long now,
-                    struct msg_identity *id, struct msg_error *err);
+int msg_auth_verify(const struct msg_config *cfg, const char *token, long now, struct msg_identity *id,
+                    struct msg_error *err);
 
 /* The token of an "Authorization: Bearer <token>" value, copied into buf;
  * returns NULL when the header is absent or not a bearer token. */

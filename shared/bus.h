@@ -27,13 +27,13 @@ enum msg_bus_kind { MSG_BUS_UNKNOWN, MSG_BUS_BELL, MSG_BUS_TYPING, MSG_BUS_REVOK
 
 struct msg_bus_msg {
     enum msg_bus_kind kind;
-    char origin[48];           /* "" when absent */
-    int all;                   /* bell: every conversation */
+    char origin[48];              /* "" when absent */
+    int all;                      /* bell: every conversation */
     int convs[MSG_BUS_MAX_NAMED]; /* bell: the conversations named */
     size_t nconvs;
     int conversation_id, user_id, typing;
-    int online;                /* presence */
-    char last_seen[32];        /* presence: lastSeenAt, "" for null */
+    int online;         /* presence */
+    char last_seen[32]; /* presence: lastSeenAt, "" for null */
 };
 
 /* Decodes payload (at most MSG_BUS_MAX_PAYLOAD bytes) into *out. Returns

@@ -22,8 +22,14 @@ struct key {
     bool secret;
 };
 
-#define S(f, d) {#f, K_STR, offsetof(struct msg_config, f), d, 0, 0, false}
-#define L(f, d, lo, hi) {#f, K_LONG, offsetof(struct msg_config, f), d, lo, hi, false}
+#define S(f, d)                                                   \
+    {                                                             \
+#f, K_STR, offsetof(struct msg_config, f), d, 0, 0, false \
+    }
+#define L(f, d, lo, hi)                                              \
+    {                                                                \
+#f, K_LONG, offsetof(struct msg_config, f), d, lo, hi, false \
+    }
 
 static const struct key keys[] = {
     S(database_url, ""),
@@ -90,8 +96,8 @@ static const struct key *find_key(const char *name)
     return NULL;
 }
 
-static int set_value(struct msg_config *cfg, const struct key *k, const char *value,
-                     const char *where, char *err, size_t errlen)
+static int set_value(struct msg_config *cfg, const struct key *k, const char *value, const char *where, char *err,
+                     size_t errlen)
 {
     void *field = (char *)cfg + k->offset;
     switch (k->kind) {
@@ -111,8 +117,7 @@ static int set_value(struct msg_config *cfg, const struct key *k, const char *va
         errno = 0;
         long v = strtol(value, &end, 10);
         if (errno || end == value || *end || v < k->min || v > k->max) {
-            fail(err, errlen, "config: %s: %s must be an integer between %ld and %ld",
-                 where, k->name, k->min, k->max);
+            fail(err, errlen, "config: %s: %s must be an integer between %ld and %ld", where, k->name, k->min, k->max);
             return -1;
         }
         *(long *)field = v;
@@ -196,8 +201,7 @@ static int load_key_file(struct msg_config *cfg, char *err, size_t errlen)
 {
     FILE *f = fopen(cfg->jwt_public_key_file, "rb");
     if (!f) {
-        fail(err, errlen, "config: jwt_public_key_file: cannot read %s: %s",
-             cfg->jwt_public_key_file, strerror(errno));
+        fail(err, errlen, "config: jwt_public_key_file: cannot read %s: %s", cfg->jwt_public_key_file, strerror(errno));
         return -1;
     }
     /* At most MSG_KEY_FILE_MAX bytes, then one NUL: the text is a string. */
@@ -209,8 +213,7 @@ static int load_key_file(struct msg_config *cfg, char *err, size_t errlen)
     buf[n] = '\0';
     static const char begin[] = "-----BEGIN";
     if (toolong || failed || n == 0 || !memmem(buf, n, begin, sizeof begin - 1) || memchr(buf, '\0', n)) {
-        fail(err, errlen, "config: jwt_public_key_file: %s is not a PEM public key",
-             cfg->jwt_public_key_file);
+        fail(err, errlen, "config: jwt_public_key_file: %s is not a PEM public key", cfg->jwt_public_key_file);
         return -1;
     }
     cfg->jwt_public_key = malloc(n + 1);
@@ -248,8 +251,9 @@ static int validate(struct msg_config *cfg, int flags, char *err, size_t errlen)
     }
     if (cfg->jwt_alg == MSG_JWT_HS256) {
         if (strlen(cfg->jwt_secret) < 32) {
-            fail(err, errlen, "config: jwt_secret must be at least 32 bytes for HS256 "
-                              "(or MESSAGING_JWT_SECRET)");
+            fail(err, errlen,
+                 "config: jwt_secret must be at least 32 bytes for HS256 "
+                 "(or MESSAGING_JWT_SECRET)");
             return -1;
         }
         if (cfg->jwt_secret_previous[0] && strlen(cfg->jwt_secret_previous) < 32) {
@@ -282,8 +286,9 @@ static int validate(struct msg_config *cfg, int flags, char *err, size_t errlen)
     }
     unsigned mode;
     if (msg_config_socket_mode(cfg->api_socket_mode, &mode) < 0 || (mode & 0007)) {
-        fail(err, errlen, "config: api_socket_mode must be an octal mode without rights for others "
-                          "(e.g. 0660)");
+        fail(err, errlen,
+             "config: api_socket_mode must be an octal mode without rights for others "
+             "(e.g. 0660)");
         return -1;
     }
     return 0;
@@ -313,8 +318,7 @@ int msg_config_load(struct msg_config *cfg, const char *path, int flags, char *e
     }
     for (size_t i = 0; i < sizeof env_overrides / sizeof env_overrides[0]; i++) {
         const char *v = getenv(env_overrides[i].env);
-        if (v && *v && set_value(cfg, find_key(env_overrides[i].key), v,
-                                 env_overrides[i].env, err, errlen) < 0)
+        if (v && *v && set_value(cfg, find_key(env_overrides[i].key), v, env_overrides[i].env, err, errlen) < 0)
             return -1;
     }
     return validate(cfg, flags, err, errlen);
@@ -381,12 +385,15 @@ void msg_config_dump(const struct msg_config *cfg, void *file)
                 print_url_masked(f, keys[i].name, v);
                 break;
             }
-            fprintf(f, "%s = %s\n", keys[i].name,
-                    keys[i].secret && v && *v ? "(set, hidden)" : (v ? v : ""));
+            fprintf(f, "%s = %s\n", keys[i].name, keys[i].secret && v && *v ? "(set, hidden)" : (v ? v : ""));
             break;
         }
-        case K_LONG: fprintf(f, "%s = %ld\n", keys[i].name, *(const long *)field); break;
-        case K_ALG: fprintf(f, "%s = %s\n", keys[i].name, algs[*(const enum msg_jwt_alg *)field]); break;
+        case K_LONG:
+            fprintf(f, "%s = %ld\n", keys[i].name, *(const long *)field);
+            break;
+        case K_ALG:
+            fprintf(f, "%s = %s\n", keys[i].name, algs[*(const enum msg_jwt_alg *)field]);
+            break;
         }
     }
 }

@@ -10,38 +10,38 @@
 enum msg_jwt_alg { MSG_JWT_HS256, MSG_JWT_RS256, MSG_JWT_ES256 };
 
 struct msg_config {
-    char *path;                 /* file read, or NULL */
+    char *path; /* file read, or NULL */
     char *database_url;
     enum msg_jwt_alg jwt_alg;
-    char *jwt_secret;           /* HS256; never logged */
-    char *jwt_secret_previous;  /* accepted too, during a rotation */
-    char *jwt_public_key_file;  /* RS256 / ES256 */
-    char *jwt_public_key;       /* its PEM contents, loaded at validation */
+    char *jwt_secret;          /* HS256; never logged */
+    char *jwt_secret_previous; /* accepted too, during a rotation */
+    char *jwt_public_key_file; /* RS256 / ES256 */
+    char *jwt_public_key;      /* its PEM contents, loaded at validation */
     size_t jwt_public_key_len;
-    long jwt_leeway;            /* seconds of clock skew tolerated */
-    long jwt_max_ttl;           /* longest token lifetime accepted, seconds */
-    long db_connect_timeout_s;  /* libpq connect_timeout of every connection */
+    long jwt_leeway;              /* seconds of clock skew tolerated */
+    long jwt_max_ttl;             /* longest token lifetime accepted, seconds */
+    long db_connect_timeout_s;    /* libpq connect_timeout of every connection */
     long db_statement_timeout_ms; /* statement_timeout of every session (0: none) */
     char *api_socket;
-    char *api_socket_mode;      /* octal mode of a unix socket bound here */
-    char *api_socket_group;     /* its group (name or number), or "" */
+    char *api_socket_mode;  /* octal mode of a unix socket bound here */
+    char *api_socket_group; /* its group (name or number), or "" */
     long api_workers;
-    long api_max_connections;   /* kept-alive FastCGI connections per worker */
+    long api_max_connections; /* kept-alive FastCGI connections per worker */
     long http_port;
     long ws_port;
     long max_message_length;
     long max_body_bytes;
     long events_retention_hours;
-    char *notify_mode;          /* "doorbell" (coalesced, after commit) or "inline" */
+    char *notify_mode; /* "doorbell" (coalesced, after commit) or "inline" */
     char *log_level;
-    char *ws_cors_origins;      /* comma-separated; "*" for any */
+    char *ws_cors_origins; /* comma-separated; "*" for any */
     long ws_ping_interval_ms;
     long ws_ping_timeout_ms;
     long ws_max_payload;
     long ws_connect_timeout_ms;
     long ws_send_queue_bytes;
     long ws_max_connections;
-    long ws_token_warning_s;    /* token_expiring this long before exp */
+    long ws_token_warning_s;      /* token_expiring this long before exp */
     long ws_max_sockets_per_user; /* per instance */
     /* Per-socket token buckets (API.md section 8): events per second and
      * burst, for each class of client events. */
@@ -49,13 +49,13 @@ struct msg_config {
     long ws_rate_typing, ws_burst_typing;     /* typing_start, typing_stop */
     long ws_rate_rooms, ws_burst_rooms;       /* join_room, leave_room */
     long ws_rate_refresh, ws_burst_refresh;   /* refresh_token */
-    long ws_db_connections;     /* the gateway's connections for operations */
-    char *ws_event_loop;        /* "uv" (epoll, lws's libuv event library) or "poll" */
+    long ws_db_connections;                   /* the gateway's connections for operations */
+    char *ws_event_loop;                      /* "uv" (epoll, lws's libuv event library) or "poll" */
     long recovery_max_disconnection_ms;
     char *admin_token;
-    char *audit_log;            /* "on" (default) or "off": the access log (API.md section 9) */
-    long audit_retention_days;  /* the gateway's daily messaging.audit_purge() */
-    long presence_grace_s;      /* a user without sockets stays online this long */
+    char *audit_log;           /* "on" (default) or "off": the access log (API.md section 9) */
+    long audit_retention_days; /* the gateway's daily messaging.audit_purge() */
+    long presence_grace_s;     /* a user without sockets stays online this long */
 };
 
 /* Fills *cfg with defaults, reads `path` (NULL: $MESSAGING_CONFIG, else no

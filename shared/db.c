@@ -16,8 +16,8 @@ static bool is_conninfo(const char *url)
     return strchr(url, '=') || strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0;
 }
 
-int msg_db_params_init(struct msg_db_params *p, const char *url, const char *app_name,
-                       long connect_timeout_s, long statement_timeout_ms)
+int msg_db_params_init(struct msg_db_params *p, const char *url, const char *app_name, long connect_timeout_s,
+                       long statement_timeout_ms)
 {
     memset(p, 0, sizeof *p);
     const char *url_options = NULL;
@@ -36,8 +36,8 @@ int msg_db_params_init(struct msg_db_params *p, const char *url, const char *app
             PQconninfoFree(parsed);
             return -1;
         }
-        snprintf(p->options, n, "%s%s-c statement_timeout=%ld", url_options ? url_options : "",
-                 url_options ? " " : "", statement_timeout_ms);
+        snprintf(p->options, n, "%s%s-c statement_timeout=%ld", url_options ? url_options : "", url_options ? " " : "",
+                 statement_timeout_ms);
     }
     PQconninfoFree(parsed);
     /* Repeated keys: the last one wins, and the URL's are processed where
@@ -107,8 +107,8 @@ int msg_db_set_options(struct msg_db *db, const char *options)
 
 void msg_db_session_options(char *buf, size_t cap, const char *extra, const char *via, int audit)
 {
-    snprintf(buf, cap, "%s%s-c messaging.via=%s -c messaging.audit_log=%s", extra ? extra : "",
-             extra ? " " : "", via, audit ? "on" : "off");
+    snprintf(buf, cap, "%s%s-c messaging.via=%s -c messaging.audit_log=%s", extra ? extra : "", extra ? " " : "", via,
+             audit ? "on" : "off");
 }
 
 int msg_db_open(struct msg_db *db, const char *url, const struct msg_db_spec *spec)
@@ -138,10 +138,7 @@ void msg_db_set_token(struct msg_db *db, int user_id, const long long *iat)
         snprintf(db->token_iat, sizeof db->token_iat, "%lld", *iat);
 }
 
-void msg_db_clear_token(struct msg_db *db)
-{
-    db->token_set = db->token_has_iat = false;
-}
+void msg_db_clear_token(struct msg_db *db) { db->token_set = db->token_has_iat = false; }
 
 void msg_db_close(struct msg_db *db)
 {
@@ -216,10 +213,7 @@ static int ensure_connected(struct msg_db *db)
     return 0;
 }
 
-PGconn *msg_db_conn(struct msg_db *db)
-{
-    return ensure_connected(db) == 0 ? db->conn : NULL;
-}
+PGconn *msg_db_conn(struct msg_db *db) { return ensure_connected(db) == 0 ? db->conn : NULL; }
 
 /* The token check and op in one pipeline. Returns op's result (NULL when it
  * could not be sent), and in *check the check's own (NULL when it
@@ -232,8 +226,7 @@ static PGresult *exec_checked(struct msg_db *db, enum msg_op op, const char *con
     if (!PQenterPipelineMode(c))
         return NULL;
     if (!PQsendQueryPrepared(c, msg_ops[MSG_OP_TOKEN_CHECK].name, 2, tp, NULL, NULL, 0) ||
-        !PQsendQueryPrepared(c, msg_ops[op].name, msg_ops[op].nparams, params, NULL, NULL, 0) ||
-        !PQpipelineSync(c)) {
+        !PQsendQueryPrepared(c, msg_ops[op].name, msg_ops[op].nparams, params, NULL, NULL, 0) || !PQpipelineSync(c)) {
         /* Nothing usable is left of this connection's state. */
         drop(db);
         return NULL;
@@ -274,8 +267,7 @@ static PGresult *exec_checked(struct msg_db *db, enum msg_op op, const char *con
     return results[1];
 }
 
-int msg_db_exec(struct msg_db *db, enum msg_op op, const char *const *params, PGresult **res,
-                struct msg_error *err)
+int msg_db_exec(struct msg_db *db, enum msg_op op, const char *const *params, PGresult **res, struct msg_error *err)
 {
     *res = NULL;
     for (int attempt = 0; attempt < 2; attempt++) {
@@ -307,8 +299,8 @@ int msg_db_exec(struct msg_db *db, enum msg_op op, const char *const *params, PG
         }
         const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
         int bad = !db->conn || PQstatus(db->conn) != CONNECTION_OK;
-        msg_err("db_call_failed", "op=%s sqlstate=%s connection=%s", msg_ops[op].name,
-                state ? state : "-", bad ? "lost" : "ok");
+        msg_err("db_call_failed", "op=%s sqlstate=%s connection=%s", msg_ops[op].name, state ? state : "-",
+                bad ? "lost" : "ok");
         int input_error = state && strncmp(state, "22", 2) == 0;
         int timeout = state && strcmp(state, "57014") == 0; /* query_canceled: statement_timeout */
         /* The access log could not be written (sql/040_audit.sql): the
@@ -316,8 +308,7 @@ int msg_db_exec(struct msg_db *db, enum msg_op op, const char *const *params, PG
          * what is wrong (API.md section 9), as when it is out of resources. */
         const char *table = r ? PQresultErrorField(r, PG_DIAG_TABLE_NAME) : NULL;
         const char *primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-        int log_failed = (table && strcmp(table, "audit_log") == 0) ||
-                         (primary && strstr(primary, "audit_log")) ||
+        int log_failed = (table && strcmp(table, "audit_log") == 0) || (primary && strstr(primary, "audit_log")) ||
                          (state && (strncmp(state, "53", 2) == 0 || strncmp(state, "57", 2) == 0));
         PQclear(r);
         if (log_failed && !bad && !timeout) {
@@ -347,8 +338,8 @@ int msg_db_exec(struct msg_db *db, enum msg_op op, const char *const *params, PG
     return -1;
 }
 
-int msg_db_call(struct msg_db *db, enum msg_op op, const char *const *params,
-                struct msg_reply *out, struct msg_error *err)
+int msg_db_call(struct msg_db *db, enum msg_op op, const char *const *params, struct msg_reply *out,
+                struct msg_error *err)
 {
     memset(out, 0, sizeof *out);
     PGresult *r;

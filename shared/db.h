@@ -23,19 +23,19 @@ struct msg_db_params {
     const char *keys[MSG_DB_PARAMS_MAX + 1]; /* NULL-terminated */
     const char *vals[MSG_DB_PARAMS_MAX + 1];
     char connect_timeout[24];
-    char *options;      /* owned */
+    char *options; /* owned */
 };
 /* Fills *p (pointing into url and app_name, which must outlive it); -1 on
  * out of memory. The caller frees with msg_db_params_free in both cases. */
-int msg_db_params_init(struct msg_db_params *p, const char *url, const char *app_name,
-                       long connect_timeout_s, long statement_timeout_ms);
+int msg_db_params_init(struct msg_db_params *p, const char *url, const char *app_name, long connect_timeout_s,
+                       long statement_timeout_ms);
 void msg_db_params_free(struct msg_db_params *p);
 /* Appends `extra` (libpq -c settings) to the options of *p. -1 on out of memory. */
 int msg_db_params_add_options(struct msg_db_params *p, const char *extra);
 
 /* How the connections of one msg_db are made. */
 struct msg_db_spec {
-    const char *app_name;      /* application_name; not copied */
+    const char *app_name; /* application_name; not copied */
     long connect_timeout_s;
     long statement_timeout_ms; /* 0: none */
     long retry_ms;             /* after a failed attempt, none sooner */
@@ -43,15 +43,15 @@ struct msg_db_spec {
 };
 
 struct msg_db {
-    PGconn *conn;       /* owned; NULL while disconnected */
-    char *url;          /* owned copy */
+    PGconn *conn; /* owned; NULL while disconnected */
+    char *url;    /* owned copy */
     struct msg_db_spec spec;
     long long next_try; /* ms: no reconnect attempt before this */
     unsigned reconnects;
     /* The token of the request in hand (msg_db_set_token). */
     bool token_set, token_has_iat;
     char token_user[16], token_iat[24];
-    char *options;      /* owned; libpq -c settings added to each connection's, or NULL */
+    char *options; /* owned; libpq -c settings added to each connection's, or NULL */
 };
 
 /* A reply: status and JSON body, owned by res until msg_reply_clear(). */
@@ -92,13 +92,12 @@ void msg_db_clear_token(struct msg_db *db);
 
 /* Runs op with text params (NULL = SQL NULL). Returns 0 with *out filled, or
  * -1 with *err (`unavailable` when the database cannot be reached). */
-int msg_db_call(struct msg_db *db, enum msg_op op, const char *const *params,
-                struct msg_reply *out, struct msg_error *err);
+int msg_db_call(struct msg_db *db, enum msg_op op, const char *const *params, struct msg_reply *out,
+                struct msg_error *err);
 void msg_reply_clear(struct msg_reply *r);
 
 /* Runs op and gives its whole result (PGRES_TUPLES_OK) in *res, which the
  * caller clears; -1 with *err otherwise. Same reconnection rules. */
-int msg_db_exec(struct msg_db *db, enum msg_op op, const char *const *params, PGresult **res,
-                struct msg_error *err);
+int msg_db_exec(struct msg_db *db, enum msg_op op, const char *const *params, PGresult **res, struct msg_error *err);
 
 #endif

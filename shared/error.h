@@ -5,17 +5,17 @@
 
 enum msg_code {
     MSG_OK = 0,
-    MSG_INVALID_REQUEST,   /* 400 */
-    MSG_UNAUTHORIZED,      /* 401 */
-    MSG_FORBIDDEN,         /* 403 */
-    MSG_NOT_FOUND,         /* 404 */
-    MSG_METHOD_NOT_ALLOWED,/* 405 */
-    MSG_CONFLICT,          /* 409 */
-    MSG_PAYLOAD_TOO_LARGE, /* 413 */
-    MSG_UNSUPPORTED_MEDIA, /* 415 */
-    MSG_RATE_LIMITED,      /* 429 */
-    MSG_INTERNAL,          /* 500 */
-    MSG_UNAVAILABLE,       /* 503 */
+    MSG_INVALID_REQUEST,    /* 400 */
+    MSG_UNAUTHORIZED,       /* 401 */
+    MSG_FORBIDDEN,          /* 403 */
+    MSG_NOT_FOUND,          /* 404 */
+    MSG_METHOD_NOT_ALLOWED, /* 405 */
+    MSG_CONFLICT,           /* 409 */
+    MSG_PAYLOAD_TOO_LARGE,  /* 413 */
+    MSG_UNSUPPORTED_MEDIA,  /* 415 */
+    MSG_RATE_LIMITED,       /* 429 */
+    MSG_INTERNAL,           /* 500 */
+    MSG_UNAVAILABLE,        /* 503 */
 };
 
 /* A static message: errors never own memory, so they can be returned freely. */

@@ -12,8 +12,7 @@ void msg_log_set_level(enum msg_log_level level);
 void msg_log_set_program(const char *name);
 
 /* fmt gives the key=value fields after "event=EVENT". */
-void msg_log(enum msg_log_level level, const char *event, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void msg_log(enum msg_log_level level, const char *event, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #define msg_debug(ev, ...) msg_log(MSG_LOG_DEBUG, ev, __VA_ARGS__)
 #define msg_info(ev, ...) msg_log(MSG_LOG_INFO, ev, __VA_ARGS__)

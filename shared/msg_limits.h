@@ -28,11 +28,11 @@
 
 /* ---------------------------------------------------------------- REST (messaging-api) */
 
-#define MSG_API_WORKERS_MAX 256            /* api_workers, --workers: 1 to this */
-#define MSG_BODY_MAX_DEFAULT 65536         /* max_body_bytes (API.md section 4) */
+#define MSG_API_WORKERS_MAX 256    /* api_workers, --workers: 1 to this */
+#define MSG_BODY_MAX_DEFAULT 65536 /* max_body_bytes (API.md section 4) */
 #define MSG_BODY_MAX_MIN 1024
 #define MSG_BODY_MAX_MAX 16777216
-#define MSG_MESSAGE_CHARS_DEFAULT 10000    /* max_message_length, in code points */
+#define MSG_MESSAGE_CHARS_DEFAULT 10000 /* max_message_length, in code points */
 #define MSG_MESSAGE_CHARS_MAX 1000000
 
 /* ---------------------------------------------------------------- gateway: Engine.IO */
@@ -51,9 +51,9 @@
 #define MSG_HTTP_HEADERS_MAX 8192
 /* Handshake data a session keeps (peer, query, captured headers). */
 #define MSG_EIO_HANDSHAKE_MAX 4096
-#define MSG_EIO_HANDSHAKE_VALUE_MAX 1024   /* one captured query or header value */
-#define MSG_EIO_QUERY_ARGS_MAX 32          /* query parameters looked at */
-#define MSG_EIO_ORIGIN_MAX 256             /* an Origin or Host value compared */
+#define MSG_EIO_HANDSHAKE_VALUE_MAX 1024 /* one captured query or header value */
+#define MSG_EIO_QUERY_ARGS_MAX 32        /* query parameters looked at */
+#define MSG_EIO_ORIGIN_MAX 256           /* an Origin or Host value compared */
 /* Write unit: polling responses and WebSocket fragments. */
 #define MSG_EIO_WRITE_CHUNK 65536
 /* WebSocket receive buffer, allocated by lws for every connection. */
@@ -64,9 +64,9 @@
 
 /* ---------------------------------------------------------------- gateway: Socket.IO */
 
-#define MSG_SIO_ATTACHMENTS_DEFAULT 10     /* binary attachments of one packet */
-#define MSG_SIO_NSP_MAX 256                /* a namespace name, in bytes */
-#define MSG_SIO_ROOM_NAME_MAX 256          /* a room name, in bytes */
+#define MSG_SIO_ATTACHMENTS_DEFAULT 10 /* binary attachments of one packet */
+#define MSG_SIO_NSP_MAX 256            /* a namespace name, in bytes */
+#define MSG_SIO_ROOM_NAME_MAX 256      /* a room name, in bytes */
 /* Ack ids: at most this many digits from a client, and the server's own
  * wrap below 10^digits, so that every id stays exact as a JavaScript number. */
 #define MSG_SIO_ACK_ID_DIGITS 15
@@ -91,8 +91,7 @@ _Static_assert(MSG_BODY_MAX_DEFAULT <= MSG_WS_MAX_PAYLOAD_DEFAULT,
 _Static_assert(MSG_WS_MAX_PAYLOAD_MIN <= MSG_WS_MAX_PAYLOAD_DEFAULT &&
                    MSG_WS_MAX_PAYLOAD_DEFAULT <= MSG_WS_MAX_PAYLOAD_MAX,
                "ws_max_payload default within its bounds");
-_Static_assert(MSG_WS_SEND_QUEUE_MIN <= MSG_WS_SEND_QUEUE_DEFAULT &&
-                   MSG_WS_SEND_QUEUE_DEFAULT <= MSG_WS_SEND_QUEUE_MAX,
+_Static_assert(MSG_WS_SEND_QUEUE_MIN <= MSG_WS_SEND_QUEUE_DEFAULT && MSG_WS_SEND_QUEUE_DEFAULT <= MSG_WS_SEND_QUEUE_MAX,
                "ws_send_queue_bytes default within its bounds");
 _Static_assert(MSG_WS_SEND_QUEUE_DEFAULT > MSG_WS_MAX_PAYLOAD_DEFAULT + 64,
                "a default send queue holds one message of the largest payload with its packet header");

@@ -12,8 +12,8 @@ void msg_iso_time(long long us, char *buf)
     time_t t = (time_t)secs;
     struct tm tm;
     gmtime_r(&t, &tm);
-    snprintf(buf, 80, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+    snprintf(buf, 80, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, ms);
 }
 
 enum { F_STATUS, F_BODY, F_ID, F_CONV, F_SENDER, F_CONTENT, F_SENT, F_READ, F_CLIENT, F_DELIVERED, F_COUNT };

@@ -13,17 +13,17 @@ enum msg_op {
     MSG_OP_GET_CONVERSATION,    /* user, role, conversation */
     /* The writes (sql/013): rows of (status, body, event id, previous event
      * id of the conversation, event data); `emits` below. */
-    MSG_OP_SEND_MESSAGE,        /* user, role, conversation, content, client id, max length, notify */
-    MSG_OP_LIST_MESSAGES,       /* user, role, conversation, limit, before, after */
-    MSG_OP_LIST_MESSAGE_ROWS,   /* the same, as rows for shared/msgjson.c; + notify inline */
-    MSG_OP_MARK_READ,           /* user, role, conversation, notify */
-    MSG_OP_UNREAD_COUNT,        /* user, role */
-    MSG_OP_SEARCH_USERS,        /* user, role, q, limit */
-    MSG_OP_AVAILABLE_USERS,     /* user, role */
-    MSG_OP_CHECK_PARTICIPANT,   /* user, role, conversation */
-    MSG_OP_JOIN_ROOM,           /* user, role, conversation: check_participant, logged (room_join) */
-    MSG_OP_HEALTH,              /* (none) */
-    MSG_OP_DOORBELL,            /* conversations int[] (NULL: all): a bell after commit */
+    MSG_OP_SEND_MESSAGE,      /* user, role, conversation, content, client id, max length, notify */
+    MSG_OP_LIST_MESSAGES,     /* user, role, conversation, limit, before, after */
+    MSG_OP_LIST_MESSAGE_ROWS, /* the same, as rows for shared/msgjson.c; + notify inline */
+    MSG_OP_MARK_READ,         /* user, role, conversation, notify */
+    MSG_OP_UNREAD_COUNT,      /* user, role */
+    MSG_OP_SEARCH_USERS,      /* user, role, q, limit */
+    MSG_OP_AVAILABLE_USERS,   /* user, role */
+    MSG_OP_CHECK_PARTICIPANT, /* user, role, conversation */
+    MSG_OP_JOIN_ROOM,         /* user, role, conversation: check_participant, logged (room_join) */
+    MSG_OP_HEALTH,            /* (none) */
+    MSG_OP_DOORBELL,          /* conversations int[] (NULL: all): a bell after commit */
     /* The gateway's reads (rows, not a reply): */
     MSG_OP_EVENTS_FOR,          /* conversations int[], cursors bigint[], limit -> events */
     MSG_OP_CONVERSATION_CURSOR, /* conversation -> newest event id */
@@ -50,10 +50,10 @@ struct msg_op_def {
     const char *name; /* also the prepared statement's name */
     const char *sql;
     int nparams;
-    int writes;       /* not safe to retry blindly */
-    int emits;        /* returns (status, body, event id, previous id, data):
+    int writes; /* not safe to retry blindly */
+    int emits;  /* returns (status, body, event id, previous id, data):
                        * the event id is NULL when nothing was emitted */
-    int batch;        /* the gateway may commit it with others (group commit):
+    int batch;  /* the gateway may commit it with others (group commit):
                        * it takes no lock but its conversation's row and its
                        * session's, so batches sorted by conversation cannot
                        * deadlock */
@@ -63,6 +63,5 @@ extern const struct msg_op_def msg_ops[MSG_OP_COUNT];
 
 /* The error messaging.token_check raises for a revoked token. */
 #define MSG_SQLSTATE_TOKEN_REVOKED "28000"
-
 
 #endif

@@ -14,7 +14,7 @@ struct sbuf {
     char *p;
     size_t len, cap;
     bool failed;
-    bool fixed;     /* p is the caller's: never grown, never freed */
+    bool fixed; /* p is the caller's: never grown, never freed */
 };
 
 void sbuf_init(struct sbuf *b);

@@ -38,8 +38,7 @@ bool msg_utf8_valid(const char *str, size_t n)
                 return false;
             cp = (cp << 6) | (s[i + k] & 0x3f);
         }
-        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff))
+        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
             return false;
         i += len;
     }
@@ -48,9 +47,12 @@ bool msg_utf8_valid(const char *str, size_t n)
 
 int msg_hex_digit(int c)
 {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
     return -1;
 }
 
@@ -147,8 +149,7 @@ json_object *msg_json_parse(const char *s, size_t n, struct msg_error *err)
     if (jerr != json_tokener_success || trailing) {
         json_object_put(obj);
         *err = msg_error_make(MSG_INVALID_REQUEST,
-                              jerr == json_tokener_error_depth ? "JSON nested too deeply"
-                                                              : "Body is not valid JSON");
+                              jerr == json_tokener_error_depth ? "JSON nested too deeply" : "Body is not valid JSON");
         return NULL;
     }
     return obj;
@@ -209,8 +210,7 @@ int msg_query_get(const char *qs, const char *name, char *buf, size_t cap)
         const char *end = strchr(p, '&');
         if (!end)
             end = p + strlen(p);
-        if ((size_t)(end - p) >= nl && strncmp(p, name, nl) == 0 &&
-            (p + nl == end || p[nl] == '=')) {
+        if ((size_t)(end - p) >= nl && strncmp(p, name, nl) == 0 && (p + nl == end || p[nl] == '=')) {
             const char *v = p + nl + (p + nl < end ? 1 : 0);
             size_t o = 0;
             while (v < end) {
@@ -240,8 +240,7 @@ int msg_query_get(const char *qs, const char *name, char *buf, size_t cap)
     return 0;
 }
 
-int msg_query_long(const char *qs, const char *name, long def, long min, long max,
-                   long *out, struct msg_error *err)
+int msg_query_long(const char *qs, const char *name, long def, long min, long max, long *out, struct msg_error *err)
 {
     static __thread char msg[128];
     char buf[32];

@@ -42,8 +42,7 @@ int msg_query_get(const char *qs, const char *name, char *buf, size_t cap);
 
 /* An integer query parameter within [min, max]; def when absent. On a bad
  * value returns -1 with a message naming the parameter in *err. */
-int msg_query_long(const char *qs, const char *name, long def, long min, long max,
-                   long *out, struct msg_error *err);
+int msg_query_long(const char *qs, const char *name, long def, long min, long max, long *out, struct msg_error *err);
 
 /* Trims Unicode-agnostic ASCII white space in place; returns the start. */
 char *msg_trim_ascii(char *s);

@@ -59,10 +59,8 @@ int main(int argc, char **argv)
     snprintf(sub, sizeof sub, "%d", uid);
     long now = (long)time(NULL);
     int rc = jwt_new(&jwt) || jwt_add_grant(jwt, "sub", sub) || jwt_add_grant_int(jwt, "iat", now) ||
-             jwt_add_grant_int(jwt, "exp", now + ttl) ||
-             (argc > 2 && jwt_add_grant(jwt, "role", argv[2])) ||
-             jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)cfg.jwt_secret,
-                         (int)strlen(cfg.jwt_secret));
+             jwt_add_grant_int(jwt, "exp", now + ttl) || (argc > 2 && jwt_add_grant(jwt, "role", argv[2])) ||
+             jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)cfg.jwt_secret, (int)strlen(cfg.jwt_secret));
     char *tok = rc ? NULL : jwt_encode_str(jwt);
     if (tok)
         printf("%s\n", tok);

@@ -53,10 +53,7 @@ static void b64url_n(const char *in, size_t n, char *out)
     out[o] = '\0';
 }
 
-static void b64url(const char *in, char *out)
-{
-    b64url_n(in, strlen(in), out);
-}
+static void b64url(const char *in, char *out) { b64url_n(in, strlen(in), out); }
 
 /* header.payload (JSON texts) signed here with HMAC-SHA256: any content. */
 static void hs_raw(const char *header, const char *payload, char *out, size_t cap)
@@ -104,17 +101,17 @@ static void test_hs256(void)
     free(t);
     /* Refused: expired, not yet valid, no exp, bad subjects, role not a string. */
     const char *bad[] = {
-        "{\"sub\":\"1\",\"exp\":%ld,\"x\":%ld}",                /* exp = now - 1 below */
-        "{\"sub\":\"1\",\"exp\":%ld,\"nbf\":%ld}",              /* nbf in the future */
-        "{\"sub\":\"1\",\"x\":%ld,\"y\":%ld}",                  /* no exp */
+        "{\"sub\":\"1\",\"exp\":%ld,\"x\":%ld}",   /* exp = now - 1 below */
+        "{\"sub\":\"1\",\"exp\":%ld,\"nbf\":%ld}", /* nbf in the future */
+        "{\"sub\":\"1\",\"x\":%ld,\"y\":%ld}",     /* no exp */
         "{\"sub\":\"0\",\"exp\":%ld,\"x\":%ld}",
         "{\"sub\":\"abc\",\"exp\":%ld,\"x\":%ld}",
         "{\"sub\":-5,\"exp\":%ld,\"x\":%ld}",
         "{\"sub\":1.5,\"exp\":%ld,\"x\":%ld}",
         "{\"sub\":\"2147483648\",\"exp\":%ld,\"x\":%ld}",
-        "{\"exp\":%ld,\"x\":%ld}",                              /* no subject */
-        "{\"sub\":\"1\",\"exp\":%ld,\"role\":%ld}",             /* role a number */
-        "{\"sub\":\"1\",\"exp\":\"%ld\",\"x\":%ld}",            /* exp a string */
+        "{\"exp\":%ld,\"x\":%ld}",                   /* no subject */
+        "{\"sub\":\"1\",\"exp\":%ld,\"role\":%ld}",  /* role a number */
+        "{\"sub\":\"1\",\"exp\":\"%ld\",\"x\":%ld}", /* exp a string */
     };
     long a[] = {now - 1, now + 60, 0, now + 60, now + 60, now + 60, now + 60, now + 60, now + 60, now + 60, now + 60};
     long b[] = {0, now + 3600, 0, 0, 0, 0, 0, 0, 0, 1, 0};

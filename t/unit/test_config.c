@@ -96,7 +96,8 @@ static void test_socket_mode(void)
     CHECK(msg_config_socket_mode("0660", &m) == 0 && m == 0660);
     CHECK(msg_config_socket_mode("0", &m) == 0 && m == 0);
     CHECK(msg_config_socket_mode("777", &m) == 0 && m == 0777);
-    static const char *const bad[] = {"", "1000", "0o660", "0668", "-1", " 660", "660 ", "8", "99999999999999999999", NULL};
+    static const char *const bad[] = {"",  "1000", "0o660", "0668", "-1", " 660", "660 ", "8", "99999999999999999999",
+                                      NULL};
     int accepted = 0;
     for (int i = 0; bad[i]; i++)
         accepted += msg_config_socket_mode(bad[i], &m) == 0;
@@ -129,9 +130,11 @@ static void dump_is(const char *url, const char *want_line)
 static void test_dump(void)
 {
     setenv("MESSAGING_JWT_SECRET", SECRET, 1);
-    dump_is("postgresql://app:s3cret@db.example/messaging", "database_url = postgresql://app:***@db.example/messaging\n");
+    dump_is("postgresql://app:s3cret@db.example/messaging",
+            "database_url = postgresql://app:***@db.example/messaging\n");
     dump_is("host=db user=app password=s3cret dbname=m", "database_url = host=db user=app password=*** dbname=m\n");
-    dump_is("postgresql:///m?host=/tmp&password=s3cret&user=x", "database_url = postgresql:///m?host=/tmp&password=***&user=x\n");
+    dump_is("postgresql:///m?host=/tmp&password=s3cret&user=x",
+            "database_url = postgresql:///m?host=/tmp&password=***&user=x\n");
     dump_is("postgresql:///messaging", "database_url = postgresql:///messaging\n");
     unsetenv("MESSAGING_DATABASE_URL");
     unsetenv("MESSAGING_JWT_SECRET");
@@ -209,9 +212,10 @@ int main(void)
     CHECK_STR(cfg.api_socket_mode, "0660");
     CHECK_STR(cfg.api_socket_group, "");
     msg_config_free(&cfg);
-    const char *bad_keys[] = {"jwt_max_ttl = 59", "jwt_max_ttl = 31536001", "db_connect_timeout_s = 1",
-                              "db_statement_timeout_ms = -1", "api_socket_mode = 0666", "api_socket_mode = 0662",
-                              "api_socket_mode = 660x", "api_socket_mode = 01660", "api_socket_mode = rw"};
+    const char *bad_keys[] = {
+        "jwt_max_ttl = 59",       "jwt_max_ttl = 31536001", "db_connect_timeout_s = 1", "db_statement_timeout_ms = -1",
+        "api_socket_mode = 0666", "api_socket_mode = 0662", "api_socket_mode = 660x",   "api_socket_mode = 01660",
+        "api_socket_mode = rw"};
     for (size_t i = 0; i < sizeof bad_keys / sizeof bad_keys[0]; i++) {
         char name[64];
         snprintf(name, sizeof name, "%.*s", (int)strcspn(bad_keys[i], " "), bad_keys[i]);
@@ -222,8 +226,10 @@ int main(void)
             fprintf(stderr, "accepted: %s\n", bad_keys[i]);
         msg_config_free(&cfg);
     }
-    snprintf(text, sizeof text, "jwt_secret = %s\napi_socket_mode = 0600\napi_socket_group = www-data\n"
-                                "db_statement_timeout_ms = 0\njwt_max_ttl = 900\n", SECRET);
+    snprintf(text, sizeof text,
+             "jwt_secret = %s\napi_socket_mode = 0600\napi_socket_group = www-data\n"
+             "db_statement_timeout_ms = 0\njwt_max_ttl = 900\n",
+             SECRET);
     CHECK(load(text, &cfg, err, sizeof err) == 0 && cfg.db_statement_timeout_ms == 0 && cfg.jwt_max_ttl == 900);
     CHECK_STR(cfg.api_socket_group, "www-data");
     unsigned mode = 0;

@@ -113,8 +113,9 @@ static void calls(const char *url)
     PGconn *own = PQconnectdb(url);
     CHECK(PQstatus(own) == CONNECTION_OK);
     char uid[16], buf[64], q[256];
-    snprintf(q, sizeof q, "INSERT INTO users (role, first_name, last_name, email) VALUES "
-                          "('patient', 'Unit', 'Db', 'unit-db-%d-%ld@example.test') RETURNING id",
+    snprintf(q, sizeof q,
+             "INSERT INTO users (role, first_name, last_name, email) VALUES "
+             "('patient', 'Unit', 'Db', 'unit-db-%d-%ld@example.test') RETURNING id",
              (int)getpid(), (long)time(NULL));
     sql1(own, q, uid, sizeof uid);
     CHECK(atoi(uid) > 0);
@@ -201,8 +202,8 @@ int main(void)
     const char *h = "host=/nonexistent-msg-unit";
     char kv[256];
     /* A URI: both added. */
-    expect("postgresql:///messaging?host=/nonexistent-msg-unit&port=5999", 5, 10000, "5",
-           "-c statement_timeout=10000", "messaging");
+    expect("postgresql:///messaging?host=/nonexistent-msg-unit&port=5999", 5, 10000, "5", "-c statement_timeout=10000",
+           "messaging");
     /* Its own options are kept, ours added after them. */
     expect("postgresql:///messaging?host=/nonexistent-msg-unit&options=-c%20search_path%3Dapp", 5, 2500, "5",
            "-c search_path=app -c statement_timeout=2500", "messaging");

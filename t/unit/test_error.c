@@ -11,12 +11,17 @@ int main(void)
         int status;
         const char *name;
     } want[] = {
-        {MSG_INVALID_REQUEST, 400, "invalid_request"}, {MSG_UNAUTHORIZED, 401, "unauthorized"},
-        {MSG_FORBIDDEN, 403, "forbidden"},             {MSG_NOT_FOUND, 404, "not_found"},
-        {MSG_METHOD_NOT_ALLOWED, 405, "method_not_allowed"}, {MSG_CONFLICT, 409, "conflict"},
+        {MSG_INVALID_REQUEST, 400, "invalid_request"},
+        {MSG_UNAUTHORIZED, 401, "unauthorized"},
+        {MSG_FORBIDDEN, 403, "forbidden"},
+        {MSG_NOT_FOUND, 404, "not_found"},
+        {MSG_METHOD_NOT_ALLOWED, 405, "method_not_allowed"},
+        {MSG_CONFLICT, 409, "conflict"},
         {MSG_PAYLOAD_TOO_LARGE, 413, "payload_too_large"},
-        {MSG_UNSUPPORTED_MEDIA, 415, "unsupported_media_type"}, {MSG_RATE_LIMITED, 429, "rate_limited"},
-        {MSG_INTERNAL, 500, "internal"},               {MSG_UNAVAILABLE, 503, "unavailable"},
+        {MSG_UNSUPPORTED_MEDIA, 415, "unsupported_media_type"},
+        {MSG_RATE_LIMITED, 429, "rate_limited"},
+        {MSG_INTERNAL, 500, "internal"},
+        {MSG_UNAVAILABLE, 503, "unavailable"},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         CHECK_INT(msg_code_status(want[i].code), want[i].status);

@@ -33,8 +33,8 @@ const struct msg_op_def msg_ops[MSG_OP_COUNT] = {
     [T_SETTING] = {"t_setting", "SELECT current_setting($1::text)", 1, 0, 0, 0},
     [T_SLEEP] = {"t_sleep", "SELECT pg_sleep($1::float8)", 1, 0, 0, 0},
     [T_KILL] = {"t_kill",
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1::text", 1,
-                0, 0, 0},
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1::text", 1, 0,
+                0, 0},
     [MSG_OP_HEALTH] = {"health", "SELECT 200, '{\"status\":\"ok\"}'", 0, 0, 0, 0},
     [MSG_OP_NOTIFY] = {"notify", "SELECT pg_notify('messaging_events', $1::text)", 1, 0, 0, 1},
 };
@@ -67,8 +67,7 @@ static void record(void *arg, PGresult *res)
     const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     snprintf(s->sqlstate[i], sizeof s->sqlstate[i], "%s", st ? st : "");
     int col = PQnfields(res) - 1; /* an operation's body is its last column */
-    snprintf(s->val[i], sizeof s->val[i], "%s",
-             PQntuples(res) > 0 && col >= 0 ? PQgetvalue(res, 0, col) : "");
+    snprintf(s->val[i], sizeof s->val[i], "%s", PQntuples(res) > 0 && col >= 0 ? PQgetvalue(res, 0, col) : "");
 }
 
 struct hooks_seen {

@@ -21,7 +21,7 @@ static void test_log_index(void)
     CHECK(gw_replay_log_index(log, 5, 11) == 3); /* its last place */
     CHECK(gw_replay_log_index(log, 5, 20) == 4); /* nothing after it */
     CHECK(gw_replay_log_index(log, 5, 9) == -1);
-    CHECK(gw_replay_log_index(log, 5, -1) == -1); /* no offset */
+    CHECK(gw_replay_log_index(log, 5, -1) == -1);  /* no offset */
     CHECK(gw_replay_log_index(log, -1, 10) == -1); /* no log */
     CHECK(gw_replay_log_index(log, 0, 10) == -1);
 }

@@ -140,8 +140,8 @@ int main(void)
     CHECK_INT(http_req_init(&req, NULL), -1);
 
     /* FastCGI: the same parameters from the request's own environment. */
-    char *envp[] = {"REQUEST_METHOD=DELETE", "REQUEST_URI=/api/x?y", "QUERY_STRING=y",
-                    "CONTENT_LENGTH=5", "HTTP_AUTHORIZATION=Bearer f", NULL};
+    char *envp[] = {"REQUEST_METHOD=DELETE", "REQUEST_URI=/api/x?y",        "QUERY_STRING=y",
+                    "CONTENT_LENGTH=5",      "HTTP_AUTHORIZATION=Bearer f", NULL};
     FCGX_Request fr;
     memset(&fr, 0, sizeof fr);
     fr.envp = envp;

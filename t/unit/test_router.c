@@ -58,8 +58,8 @@ int main(void)
     refused("GET", "/", NULL);
     refused("GET", "", NULL);
     refused("GET", "/api", NULL);
-    refused("GET", "/api/health/", NULL);       /* a trailing slash is another path */
-    refused("GET", CONV "/", NULL);             /* an empty capture matches nothing */
+    refused("GET", "/api/health/", NULL); /* a trailing slash is another path */
+    refused("GET", CONV "/", NULL);       /* an empty capture matches nothing */
     refused("GET", CONV "//messages", NULL);
     refused("GET", CONV "/7/messages/8", NULL);
     refused("GET", "/api/messaging/conversationsx", NULL);

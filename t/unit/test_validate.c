@@ -9,14 +9,14 @@ static void test_utf8(void)
 {
     CHECK(msg_utf8_valid("", 0));
     CHECK(msg_utf8_valid("Hélène", strlen("Hélène")));
-    CHECK(msg_utf8_valid("\xf0\x9f\x98\x80", 4));            /* emoji */
-    CHECK(!msg_utf8_valid("\xc3", 1));                       /* truncated */
-    CHECK(!msg_utf8_valid("\xc0\xaf", 2));                   /* overlong '/' */
-    CHECK(!msg_utf8_valid("\xe0\x80\xaf", 3));               /* overlong */
-    CHECK(!msg_utf8_valid("\xed\xa0\x80", 3));               /* surrogate */
-    CHECK(!msg_utf8_valid("\xf4\x90\x80\x80", 4));           /* > U+10FFFF */
+    CHECK(msg_utf8_valid("\xf0\x9f\x98\x80", 4));  /* emoji */
+    CHECK(!msg_utf8_valid("\xc3", 1));             /* truncated */
+    CHECK(!msg_utf8_valid("\xc0\xaf", 2));         /* overlong '/' */
+    CHECK(!msg_utf8_valid("\xe0\x80\xaf", 3));     /* overlong */
+    CHECK(!msg_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+    CHECK(!msg_utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
     CHECK(!msg_utf8_valid("\xff", 1));
-    CHECK(!msg_utf8_valid("a\x80", 2));                      /* lone continuation */
+    CHECK(!msg_utf8_valid("a\x80", 2)); /* lone continuation */
 }
 
 static void test_json(void)
@@ -32,8 +32,8 @@ static void test_json(void)
     CHECK(msg_json_parse("", 0, &e) == NULL);
     CHECK(msg_json_parse("{\"a\":", 5, &e) == NULL);
     CHECK(msg_json_parse("{'a':1}", 7, &e) == NULL);
-    const char *nonjson[] = {"{\"a\":NaN}", "{\"a\":Infinity}", "{\"a\":1,}", "[1,2,]", "{\"a\":1}/*c*/",
-                             "{\"a\":\"x}", "{\"a\":01}", "tru", "{\"a\":\"\t\"}"};
+    const char *nonjson[] = {"{\"a\":NaN}", "{\"a\":Infinity}", "{\"a\":1,}", "[1,2,]",        "{\"a\":1}/*c*/",
+                             "{\"a\":\"x}", "{\"a\":01}",       "tru",        "{\"a\":\"\t\"}"};
     for (size_t i = 0; i < sizeof nonjson / sizeof nonjson[0]; i++) {
         json_object *x = msg_json_parse(nonjson[i], strlen(nonjson[i]), &e);
         if (x)
@@ -163,8 +163,8 @@ static void test_query(void)
     CHECK(msg_query_get("q", "q", buf, sizeof buf) == 1 && buf[0] == '\0');
     CHECK(msg_query_get("q=%zz", "q", buf, sizeof buf) == -1);
     CHECK(msg_query_get("q=%2", "q", buf, sizeof buf) == -1);
-    CHECK(msg_query_get("q=a%00b", "q", buf, sizeof buf) == -1);   /* NUL */
-    CHECK(msg_query_get("q=%C3", "q", buf, sizeof buf) == -1);     /* bad UTF-8 */
+    CHECK(msg_query_get("q=a%00b", "q", buf, sizeof buf) == -1); /* NUL */
+    CHECK(msg_query_get("q=%C3", "q", buf, sizeof buf) == -1);   /* bad UTF-8 */
     CHECK(msg_query_long("", "limit", 50, 1, 100, &v, &e) == 0 && v == 50);
     CHECK(msg_query_long("limit=100", "limit", 50, 1, 100, &v, &e) == 0 && v == 100);
     CHECK(msg_query_long("limit=101", "limit", 50, 1, 100, &v, &e) == -1 && e.code == MSG_INVALID_REQUEST);

@@ -18,8 +18,8 @@ struct auth_ctx {
 static const char *token_of(sio_socket *s, json_object *auth, char *buf, size_t cap)
 {
     json_object *t;
-    if (auth && json_object_is_type(auth, json_type_object) &&
-        json_object_object_get_ex(auth, "token", &t) && json_object_is_type(t, json_type_string)) {
+    if (auth && json_object_is_type(auth, json_type_object) && json_object_object_get_ex(auth, "token", &t) &&
+        json_object_is_type(t, json_type_string)) {
         const char *v = json_object_get_string(t);
         if (strlen(v) < cap) {
             memcpy(buf, v, strlen(v) + 1);
@@ -47,9 +47,9 @@ static void read_recovery(json_object *auth, struct gw_client *c)
 {
     json_object *p, *o;
     c->restore_offset = -1;
-    if (!auth || !json_object_is_type(auth, json_type_object) ||
-        !json_object_object_get_ex(auth, "pid", &p) || !json_object_is_type(p, json_type_string) ||
-        json_object_get_string_len(p) < 1 || json_object_get_string_len(p) >= (int)sizeof c->pid)
+    if (!auth || !json_object_is_type(auth, json_type_object) || !json_object_object_get_ex(auth, "pid", &p) ||
+        !json_object_is_type(p, json_type_string) || json_object_get_string_len(p) < 1 ||
+        json_object_get_string_len(p) >= (int)sizeof c->pid)
         return;
     c->restore_pid = strdup(json_object_get_string(p));
     if (json_object_object_get_ex(auth, "offset", &o) && json_object_is_type(o, json_type_string)) {

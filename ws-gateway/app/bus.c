@@ -21,8 +21,8 @@
 #include "log.h"
 #include "sbuf.h"
 
-#define CATCHUP_LIMIT 2000  /* events per read; more: read again */
-#define NET_LIMIT 20000     /* ids per safety-net read */
+#define CATCHUP_LIMIT 2000 /* events per read; more: read again */
+#define NET_LIMIT 20000    /* ids per safety-net read */
 
 /* ---------------------------------------------------------------- holding */
 /* Where a room starts: its conversation's newest event id, read on the
@@ -135,7 +135,8 @@ void gw_join(struct gateway *g, sio_socket *s, int conv, int64_t ack_id, const c
         struct gw_joiner *nj = &cv->joiners[cv->njoiners++];
         nj->socket_id = sio_socket_id(s);
         nj->ack_id = ack_id;
-        snprintf(nj->presence, sizeof nj->presence, "%s", presence && strlen(presence) < sizeof nj->presence ? presence : "");
+        snprintf(nj->presence, sizeof nj->presence, "%s",
+                 presence && strlen(presence) < sizeof nj->presence ? presence : "");
         return;
     }
     /* Ready (or not held: out of memory): the room's sends start from its
@@ -155,8 +156,7 @@ void gw_ask_pending_cursors(struct gateway *g)
     }
 }
 
-void gw_deliver_next(struct gateway *g, long long id, long long prev, int conv, const char *kind,
-                     const char *data)
+void gw_deliver_next(struct gateway *g, long long id, long long prev, int conv, const char *kind, const char *data)
 {
     struct gw_conv *cv = gw_conv_get(g, conv);
     if (!cv)
@@ -396,8 +396,8 @@ static void typing_elsewhere(struct gateway *g, const struct msg_bus_msg *m)
     const char *event = m->typing ? "typing_start" : "typing_stop";
     char room[32], arr[128];
     gw_room_name(m->conversation_id, room, sizeof room);
-    int len = snprintf(arr, sizeof arr, "[\"%s\",{\"conversationId\":%d,\"userId\":%d}]", event,
-                       m->conversation_id, m->user_id);
+    int len = snprintf(arr, sizeof arr, "[\"%s\",{\"conversationId\":%d,\"userId\":%d}]", event, m->conversation_id,
+                       m->user_id);
     gw_lifetime_gate(g);
     int n = sio_emit_room_text(g->srv, GW_NS, room, NULL, arr, (size_t)len);
     if (n > 0)
@@ -425,8 +425,8 @@ static void presence_elsewhere(struct gateway *g, const struct msg_bus_msg *m)
         len = snprintf(arr, sizeof arr, "[\"presence\",{\"userId\":%d,\"online\":%s,\"lastSeenAt\":\"%s\"}]",
                        m->user_id, m->online ? "true" : "false", m->last_seen);
     else
-        len = snprintf(arr, sizeof arr, "[\"presence\",{\"userId\":%d,\"online\":%s,\"lastSeenAt\":null}]",
-                       m->user_id, m->online ? "true" : "false");
+        len = snprintf(arr, sizeof arr, "[\"presence\",{\"userId\":%d,\"online\":%s,\"lastSeenAt\":null}]", m->user_id,
+                       m->online ? "true" : "false");
     for (size_t i = 0; i < m->nconvs; i++) {
         if (!gw_conv_get(g, m->convs[i]))
             continue;

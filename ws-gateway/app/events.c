@@ -10,15 +10,14 @@
 #include "sbuf.h"
 #include "validate.h"
 
-
 /* An operation in flight for a socket's event. */
 struct op {
     struct gateway *g;
     uint64_t socket_id;
     int64_t ack_id;
-    int event;        /* index in gw_event_names */
+    int event; /* index in gw_event_names */
     int conv;
-    size_t bytes;     /* its parameters, in the socket's share (limits.c) */
+    size_t bytes; /* its parameters, in the socket's share (limits.c) */
 };
 
 static struct op *op_new(struct gateway *g, sio_socket *s, int event, int64_t ack_id, int conv)
@@ -57,8 +56,8 @@ static void op_fail(struct op *o, sio_socket *s, int status, json_object *body)
 {
     const char *event = gw_event_names[o->event];
     json_object *e, *code, *msg;
-    if (status && body && json_object_object_get_ex(body, "error", &e) &&
-        json_object_object_get_ex(e, "code", &code) && json_object_object_get_ex(e, "message", &msg))
+    if (status && body && json_object_object_get_ex(body, "error", &e) && json_object_object_get_ex(e, "code", &code) &&
+        json_object_object_get_ex(e, "message", &msg))
         gw_fail(o->g, s, event, o->ack_id, msg_code_from_name(json_object_get_string(code)),
                 json_object_get_string(msg));
     else if (status)
@@ -70,8 +69,8 @@ static void op_fail(struct op *o, sio_socket *s, int status, json_object *body)
 /* Queues op for the socket, or answers why not. Takes ownership of o.
  * Writes go through pgc_write: committed with the others of the loop turn
  * (group commit), ordered by conversation. */
-static void submit(struct gateway *g, sio_socket *s, struct gw_client *c, struct op *o,
-                   enum msg_op op, const char *const *params, pgc_result_cb cb)
+static void submit(struct gateway *g, sio_socket *s, struct gw_client *c, struct op *o, enum msg_op op,
+                   const char *const *params, pgc_result_cb cb)
 {
     const char *event = gw_event_names[o->event];
     int64_t ack_id = o->ack_id;
@@ -96,9 +95,7 @@ static void submit(struct gateway *g, sio_socket *s, struct gw_client *c, struct
     gw_share_take(c, o->bytes);
 }
 
-
 /* ---------------------------------------------------------------- rooms */
-
 
 static void joined(void *arg, PGresult *res)
 {
@@ -108,10 +105,10 @@ static void joined(void *arg, PGresult *res)
     sio_socket *s = op_end(o, res, &status, &body);
     if (s && status == 200) {
         json_object *pr;
-        const char *presence = body && json_object_object_get_ex(body, "presence", &pr) &&
-                                       json_object_is_type(pr, json_type_object)
-                                   ? json_object_to_json_string_ext(pr, JSON_C_TO_STRING_PLAIN)
-                                   : NULL;
+        const char *presence =
+            body && json_object_object_get_ex(body, "presence", &pr) && json_object_is_type(pr, json_type_object)
+                ? json_object_to_json_string_ext(pr, JSON_C_TO_STRING_PLAIN)
+                : NULL;
         gw_join(o->g, s, o->conv, o->ack_id, presence);
     } else if (s) {
         op_fail(o, s, status, body);
@@ -120,8 +117,8 @@ static void joined(void *arg, PGresult *res)
     free(o);
 }
 
-static void on_join(struct gateway *g, sio_socket *s, struct gw_client *c, int ev, int conv,
-                    json_object *data, int64_t ack_id)
+static void on_join(struct gateway *g, sio_socket *s, struct gw_client *c, int ev, int conv, json_object *data,
+                    int64_t ack_id)
 {
     char uid[16], cid[16];
     snprintf(uid, sizeof uid, "%d", c->user_id);
@@ -130,8 +127,8 @@ static void on_join(struct gateway *g, sio_socket *s, struct gw_client *c, int e
     submit(g, s, c, op_new(g, s, ev, ack_id, conv), MSG_OP_JOIN_ROOM, params, joined);
 }
 
-static void on_leave(struct gateway *g, sio_socket *s, struct gw_client *c, int ev, int conv,
-                     json_object *data, int64_t ack_id)
+static void on_leave(struct gateway *g, sio_socket *s, struct gw_client *c, int ev, int conv, json_object *data,
+                     int64_t ack_id)
 {
     char room[32];
     gw_room_name(conv, room, sizeof room);
@@ -211,8 +208,8 @@ static void written(void *arg, PGresult *res)
     free(o);
 }
 
-static void on_send(struct gateway *g, sio_socket *s, struct gw_client *c, int ev, int conv,
-                    json_object *data, int64_t ack_id)
+static void on_send(struct gateway *g, sio_socket *s, struct gw_client *c, int ev, int conv, json_object *data,
+                    int64_t ack_id)
 {
     const char *event = gw_event_names[ev];
     json_object *v;
@@ -222,8 +219,7 @@ static void on_send(struct gateway *g, sio_socket *s, struct gw_client *c, int e
         return;
     }
     if (!(content = msg_json_text(v))) {
-        gw_fail(g, s, event, ack_id, MSG_INVALID_REQUEST,
-                "content must be valid UTF-8 text without NUL characters");
+        gw_fail(g, s, event, ack_id, MSG_INVALID_REQUEST, "content must be valid UTF-8 text without NUL characters");
         return;
     }
     if (json_object_object_get_ex(data, "clientId", &v) && v && !(client_id = msg_json_text(v))) {
@@ -238,8 +234,8 @@ static void on_send(struct gateway *g, sio_socket *s, struct gw_client *c, int e
     submit(g, s, c, op_new(g, s, ev, ack_id, conv), MSG_OP_SEND_MESSAGE, params, written);
 }
 
-static void on_read(struct gateway *g, sio_socket *s, struct gw_client *c, int ev, int conv,
-                    json_object *data, int64_t ack_id)
+static void on_read(struct gateway *g, sio_socket *s, struct gw_client *c, int ev, int conv, json_object *data,
+                    int64_t ack_id)
 {
     char uid[16], cid[16];
     snprintf(uid, sizeof uid, "%d", c->user_id);
@@ -269,8 +265,7 @@ static void typing_change(struct gateway *g, sio_socket *s, struct gw_client *c,
         c->typing[at] = c->typing[--c->ntyping];
     char room[32], arr[128];
     gw_room_name(conv, room, sizeof room);
-    int len = snprintf(arr, sizeof arr, "[\"%s\",{\"conversationId\":%d,\"userId\":%d}]", event, conv,
-                       c->user_id);
+    int len = snprintf(arr, sizeof arr, "[\"%s\",{\"conversationId\":%d,\"userId\":%d}]", event, conv, c->user_id);
     gw_lifetime_gate(g);
     int n = sio_emit_room_text(g->srv, GW_NS, room, s, arr, (size_t)len);
     if (n > 0)
@@ -294,8 +289,8 @@ static void typing_checked(void *arg, PGresult *res)
     free(o);
 }
 
-static void on_typing(struct gateway *g, sio_socket *s, struct gw_client *c, int ev, int conv,
-                      json_object *data, int64_t ack_id)
+static void on_typing(struct gateway *g, sio_socket *s, struct gw_client *c, int ev, int conv, json_object *data,
+                      int64_t ack_id)
 {
     char room[32];
     gw_room_name(conv, room, sizeof room);
@@ -320,21 +315,19 @@ void gw_typing_cleanup(struct gateway *g, sio_socket *s, struct gw_client *c)
 
 /* ---------------------------------------------------------------- routes */
 
-typedef void (*handler)(struct gateway *g, sio_socket *s, struct gw_client *c, int ev, int conv,
-                        json_object *data, int64_t ack_id);
+typedef void (*handler)(struct gateway *g, sio_socket *s, struct gw_client *c, int ev, int conv, json_object *data,
+                        int64_t ack_id);
 
 static const struct {
     const char *name;
     handler fn;
 } routes[] = {
-    {"join_room", on_join},         {"leave_room", on_leave},
-    {"send_message", on_send},      {"mark_as_read", on_read},
-    {"typing_start", on_typing},    {"typing_stop", on_typing},
-    {"refresh_token", NULL},
+    {"join_room", on_join},      {"leave_room", on_leave},   {"send_message", on_send}, {"mark_as_read", on_read},
+    {"typing_start", on_typing}, {"typing_stop", on_typing}, {"refresh_token", NULL},
 };
 
-void gw_on_event(sio_socket *s, const char *event, json_object *args, int64_t ack_id,
-                 const sio_bin *bins, size_t nbins, void *user)
+void gw_on_event(sio_socket *s, const char *event, json_object *args, int64_t ack_id, const sio_bin *bins, size_t nbins,
+                 void *user)
 {
     struct gateway *g = user;
     struct gw_client *c = sio_socket_user(s);
@@ -348,8 +341,8 @@ void gw_on_event(sio_socket *s, const char *event, json_object *args, int64_t ac
     case GW_LIMIT_OK:
         break;
     case GW_LIMIT_REFUSED:
-        gw_fail_retry(g, s, msg_utf8_valid(event, strlen(event)) && strlen(event) <= 64 ? event : "unknown",
-                      ack_id, MSG_RATE_LIMITED, "Too many events: slow down", retry_ms);
+        gw_fail_retry(g, s, msg_utf8_valid(event, strlen(event)) && strlen(event) <= 64 ? event : "unknown", ack_id,
+                      MSG_RATE_LIMITED, "Too many events: slow down", retry_ms);
         return;
     case GW_LIMIT_FLOOD: {
         static const char arr[] =
@@ -369,8 +362,8 @@ void gw_on_event(sio_socket *s, const char *event, json_object *args, int64_t ac
     if (r == sizeof routes / sizeof routes[0]) {
         char name[65];
         snprintf(name, sizeof name, "%s", event);
-        gw_fail(g, s, msg_utf8_valid(name, strlen(name)) ? name : "unknown", ack_id,
-                MSG_INVALID_REQUEST, "Unknown event");
+        gw_fail(g, s, msg_utf8_valid(name, strlen(name)) ? name : "unknown", ack_id, MSG_INVALID_REQUEST,
+                "Unknown event");
         return;
     }
     json_object *data = args ? json_object_array_get_idx(args, 0) : NULL, *v;

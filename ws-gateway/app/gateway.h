@@ -20,22 +20,32 @@
 #include "sbuf.h"
 #include "socketio/sio.h"
 
-#define GW_MAX_TYPING 8        /* conversations one socket types in at once */
-#define GW_MAX_INFLIGHT 64     /* database operations one socket may have pending (>= the
+#define GW_MAX_TYPING 8 /* conversations one socket types in at once */
+#define GW_MAX_INFLIGHT \
+    64 /* database operations one socket may have pending (>= the
                                 * send_message burst, API.md section 8) */
 #define GW_NS "/"
-#define GW_PRESENCE_MAX 192 /* {userId, online, lastSeenAt} as JSON text, bytes */
+#define GW_PRESENCE_MAX 192           /* {userId, online, lastSeenAt} as JSON text, bytes */
 #define GW_DB_QUEUE_BYTES (32u << 20) /* parameters queued on one database connection, at most */
 
 /* Per-socket token buckets, one per client event (limits.c). */
-enum gw_limit_event { LIM_JOIN, LIM_LEAVE, LIM_SEND, LIM_READ, LIM_TYPING_START, LIM_TYPING_STOP, LIM_REFRESH,
-                      LIM_OTHER, LIM_COUNT };
+enum gw_limit_event {
+    LIM_JOIN,
+    LIM_LEAVE,
+    LIM_SEND,
+    LIM_READ,
+    LIM_TYPING_START,
+    LIM_TYPING_STOP,
+    LIM_REFRESH,
+    LIM_OTHER,
+    LIM_COUNT
+};
 struct gw_limits {
     double tokens[LIM_COUNT];
-    long long at_ms[LIM_COUNT];  /* last refill (0: never: a full bucket) */
-    long long win_ms;            /* the current one-second window */
-    unsigned win_n[LIM_COUNT];   /* events in it */
-    int over;                    /* consecutive windows at more than 10x a rate */
+    long long at_ms[LIM_COUNT]; /* last refill (0: never: a full bucket) */
+    long long win_ms;           /* the current one-second window */
+    unsigned win_n[LIM_COUNT];  /* events in it */
+    int over;                   /* consecutive windows at more than 10x a rate */
 };
 #define GW_FLOOD_FACTOR 10
 #define GW_FLOOD_SECONDS 5
@@ -46,24 +56,24 @@ struct gw_limits {
  * on_disconnect. */
 struct gw_client {
     struct gateway *g;
-    uint64_t socket_id;        /* sio_socket_id (a number; sio_socket_sid is the Socket.IO sid) */
+    uint64_t socket_id; /* sio_socket_id (a number; sio_socket_sid is the Socket.IO sid) */
     int user_id;
     char role[16];
     int authenticated;
-    int inflight;              /* operations awaiting the database */
-    size_t inflight_bytes;     /* their parameters' bytes */
+    int inflight;          /* operations awaiting the database */
+    size_t inflight_bytes; /* their parameters' bytes */
     struct gw_limits lim;
     int typing[GW_MAX_TYPING]; /* conversations with typing_start pending */
     int ntyping;
-    char pid[40];              /* recovery session id ("" when recovery is off) */
-    int *rooms;                /* conversations joined (owned) */
+    char pid[40];                 /* recovery session id ("" when recovery is off) */
+    int *rooms;                   /* conversations joined (owned) */
     unsigned long long *room_seq; /* the delivery sequence when each was joined */
     int nrooms, caprooms;
-    char *restore_pid;         /* a reconnecting client's {pid, offset}, owned */
-    long long restore_offset;  /* -1: none */
-    long long exp;             /* the token's exp (seconds since the epoch) */
-    long long iat;             /* its iat, -1 when it has none (revocation) */
-    int warn_now;              /* token_expiring due at connection_established */
+    char *restore_pid;                      /* a reconnecting client's {pid, offset}, owned */
+    long long restore_offset;               /* -1: none */
+    long long exp;                          /* the token's exp (seconds since the epoch) */
+    long long iat;                          /* its iat, -1 when it has none (revocation) */
+    int warn_now;                           /* token_expiring due at connection_established */
     struct eio_wheel_ent warn_ent, exp_ent; /* its token_expiring and its end */
 };
 
@@ -71,7 +81,7 @@ enum gw_conv_state { CONV_PENDING, CONV_READY };
 
 /* A conversation this gateway holds a room for, with the id of the last
  * event delivered to it (events are per-conversation ordered). */
-#define GW_RING 64             /* deliveries remembered per room, for recovery */
+#define GW_RING 64 /* deliveries remembered per room, for recovery */
 
 struct gw_conv {
     int id;
@@ -79,18 +89,25 @@ struct gw_conv {
     /* The room's last deliveries (when, which event), slot k % GW_RING;
      * grown on demand up to GW_RING, so that a room with few deliveries
      * (most of them, with one socket per conversation) stays small. */
-    struct gw_ring_ent { unsigned long long seq; long long id; } *ring;
+    struct gw_ring_ent {
+        unsigned long long seq;
+        long long id;
+    } * ring;
     unsigned ring_cap;
-    unsigned long long ring_n;            /* deliveries recorded so far */
+    unsigned long long ring_n; /* deliveries recorded so far */
     enum gw_conv_state state;
-    int missed;                /* an event came while pending: catch up */
+    int missed; /* an event came while pending: catch up */
     int cursor_inflight;
-    long long receipt_ms;      /* when receipts.c last marked a delivery here */
+    long long receipt_ms; /* when receipts.c last marked a delivery here */
     /* Sockets whose join waits for the cursor: they enter the room, and
      * are told room_joined, only once it is known (gw_join_now). */
     /* Joins waiting for the cursor; presence: the other participant's, sent
      * right after room_joined ("" none). */
-    struct gw_joiner { uint64_t socket_id; int64_t ack_id; char presence[GW_PRESENCE_MAX]; } *joiners;
+    struct gw_joiner {
+        uint64_t socket_id;
+        int64_t ack_id;
+        char presence[GW_PRESENCE_MAX];
+    } * joiners;
     int njoiners, capjoiners;
 };
 
@@ -101,7 +118,7 @@ struct gw_stats {
     unsigned long long errors[16];
     unsigned long long deliveries, catchups, catchup_rooms, doorbells_sent, notifications;
     unsigned long long bad_notifications, net_catches;
-    double lag_sum, lag_max;   /* seconds, commit (sentAt) to send */
+    double lag_sum, lag_max; /* seconds, commit (sentAt) to send */
     unsigned long long lag_count;
     unsigned long long lag_buckets[GW_LAG_BUCKETS];
     unsigned long long refused_connects, accepted_connects, recovered, revoked;
@@ -113,17 +130,17 @@ struct gw_bus {
     int catchup_full;          /* the next read covers every room */
     struct imap catchup_convs; /* else these conversations */
     int bell_inflight, bell_again;
-    struct imap bell_convs;    /* conversations written since the last bell */
-    long long net_after;       /* the safety net reads ids after this (-1: not yet) */
-    long long net_top;         /* the newest id its last read saw */
+    struct imap bell_convs; /* conversations written since the last bell */
+    long long net_after;    /* the safety net reads ids after this (-1: not yet) */
+    long long net_top;      /* the newest id its last read saw */
     int net_inflight;
-    long long listen_lost_at;  /* seconds since the epoch; 0: never lost */
+    long long listen_lost_at; /* seconds since the epoch; 0: never lost */
 };
 
 struct gw_timers {
     struct gateway *g;
     lws_sorted_usec_list_t sul;
-    unsigned long long ticks;  /* seconds since start */
+    unsigned long long ticks; /* seconds since start */
 };
 
 /* Delivery receipts waiting for their flush (receipts.c). */
@@ -131,7 +148,7 @@ struct gw_receipts {
     struct gateway *g;
     lws_sorted_usec_list_t sul;
     int scheduled;
-    struct imap pending;       /* conversation -> struct pending * (owned) */
+    struct imap pending; /* conversation -> struct pending * (owned) */
 };
 
 struct gateway {
@@ -140,21 +157,21 @@ struct gateway {
     struct lws_vhost *vh;
     eio_host *host;
     sio_server *srv;
-    struct pgc *listen;        /* LISTEN and the delivery reads */
-    struct pgpool pool;        /* operations */
-    struct imap convs;         /* conversation id -> struct gw_conv * */
+    struct pgc *listen; /* LISTEN and the delivery reads */
+    struct pgpool pool; /* operations */
+    struct imap convs;  /* conversation id -> struct gw_conv * */
     /* A new_message was written to a room's sockets (receipts.c observes
      * it: the delivery layer knows nothing of receipts). NULL: nobody. */
     void (*on_room_written)(struct gateway *g, int conv, const char *data);
-    struct imap users;         /* user id -> open connections */
+    struct imap users; /* user id -> open connections */
     struct gw_bus bus;
     struct gw_timers timers;
-    char instance[24];         /* tells this process's own bells apart */
+    char instance[24];              /* tells this process's own bells apart */
     unsigned long long deliver_seq; /* room deliveries so far (recovery's send order) */
     struct gw_stats stats;
     struct eio_wheel *lifetimes; /* the sockets' token deadlines (lifetime.c) */
     int lifetimes_running;
-    long nclients;             /* sockets past on_connect, pending or connected */
+    long nclients; /* sockets past on_connect, pending or connected */
     struct gw_receipts receipts;
 };
 
@@ -209,22 +226,22 @@ void gw_share_put(struct gw_client *c, size_t bytes);
 /* An operation of the socket whose answer nothing waits for (a typing
  * NOTIFY, a session write), counted in its share while in flight. With
  * `optional`, refused (-1) when the share is used up. */
-int gw_op_counted(struct gateway *g, struct gw_client *c, struct pgc *db, enum msg_op op,
-                  const char *const *params, int optional);
+int gw_op_counted(struct gateway *g, struct gw_client *c, struct pgc *db, enum msg_op op, const char *const *params,
+                  int optional);
 
 /* events.c */
-void gw_on_event(sio_socket *s, const char *event, json_object *args, int64_t ack_id,
-                 const sio_bin *bins, size_t nbins, void *user);
+void gw_on_event(sio_socket *s, const char *event, json_object *args, int64_t ack_id, const sio_bin *bins, size_t nbins,
+                 void *user);
 /* The typing_stop a disconnecting socket owes its rooms. */
 void gw_typing_cleanup(struct gateway *g, sio_socket *s, struct gw_client *c);
 
 /* reply.c */
 /* Sends `error` and the failed ack for an event. */
-void gw_fail(struct gateway *g, sio_socket *s, const char *event, int64_t ack_id,
-             enum msg_code code, const char *message);
+void gw_fail(struct gateway *g, sio_socket *s, const char *event, int64_t ack_id, enum msg_code code,
+             const char *message);
 /* The same with the ack's retryAfterMs (>= 0; < 0: none). */
-void gw_fail_retry(struct gateway *g, sio_socket *s, const char *event, int64_t ack_id,
-                   enum msg_code code, const char *message, long long retry_ms);
+void gw_fail_retry(struct gateway *g, sio_socket *s, const char *event, int64_t ack_id, enum msg_code code,
+                   const char *message, long long retry_ms);
 /* Emits to one socket, counting it. */
 void gw_emit(struct gateway *g, sio_socket *s, const char *event, json_object *data);
 void gw_ack(sio_socket *s, int64_t ack_id, json_object *data);
@@ -258,8 +275,7 @@ void gw_ask_cursor(struct gateway *g, struct gw_conv *cv);
 void gw_ask_pending_cursors(struct gateway *g);
 /* An event we just stored, `prev` the one before it in its conversation:
  * sent at once when the room had exactly `prev`, else read in order. */
-void gw_deliver_next(struct gateway *g, long long id, long long prev, int conv, const char *kind,
-                     const char *data);
+void gw_deliver_next(struct gateway *g, long long id, long long prev, int conv, const char *kind, const char *data);
 void gw_bus_init(struct gw_bus *b);
 void gw_bus_free(struct gw_bus *b);
 /* Reads what is new for every held room now (coalesced). */

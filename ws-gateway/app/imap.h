@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 struct imap {
-    int *keys;        /* 0: empty, -1: deleted */
+    int *keys; /* 0: empty, -1: deleted */
     intptr_t *vals;
     size_t cap, len, used;
 };

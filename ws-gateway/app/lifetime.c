@@ -114,8 +114,7 @@ void gw_lifetime_arm(struct gateway *g, struct gw_client *c)
         eio_wheel_cancel(g->lifetimes, &c->warn_ent);
         c->warn_now = 1;
     } else {
-        eio_wheel_schedule(g->lifetimes, &c->warn_ent, warn > 0x7fffffffLL ? 0x7fffffffU : (unsigned)warn,
-                           warn_cb);
+        eio_wheel_schedule(g->lifetimes, &c->warn_ent, warn > 0x7fffffffLL ? 0x7fffffffU : (unsigned)warn, warn_cb);
     }
 }
 
@@ -159,9 +158,7 @@ static void refreshed(void *arg, PGresult *res)
     struct gateway *g = r->g;
     sio_socket *s = sio_socket_find(g->srv, r->socket_id);
     struct gw_client *c = s ? sio_socket_user(s) : NULL;
-    int status = res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
-                     ? atoi(PQgetvalue(res, 0, 0))
-                     : 0;
+    int status = res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 ? atoi(PQgetvalue(res, 0, 0)) : 0;
     if (c)
         gw_share_put(c, 0);
     if (!c) {
@@ -224,7 +221,8 @@ void gw_on_refresh(struct gateway *g, sio_socket *s, struct gw_client *c, json_o
     const char *params[3] = {uid, id.has_role ? id.role : NULL, id.has_iat ? iat : NULL};
     if (pgc_op(db, MSG_OP_AUTHENTICATE, params, refreshed, r) < 0) {
         free(r);
-        gw_fail_retry(g, s, "refresh_token", ack_id, MSG_RATE_LIMITED, "Too many operations in flight", GW_INFLIGHT_RETRY_MS);
+        gw_fail_retry(g, s, "refresh_token", ack_id, MSG_RATE_LIMITED, "Too many operations in flight",
+                      GW_INFLIGHT_RETRY_MS);
         return;
     }
     gw_share_take(c, 0);

@@ -134,8 +134,8 @@ static void counted_done(void *arg, PGresult *res)
     free(k);
 }
 
-int gw_op_counted(struct gateway *g, struct gw_client *c, struct pgc *db, enum msg_op op,
-                  const char *const *params, int optional)
+int gw_op_counted(struct gateway *g, struct gw_client *c, struct pgc *db, enum msg_op op, const char *const *params,
+                  int optional)
 {
     size_t bytes = gw_params_bytes(op, params);
     if (!db || (optional && !gw_share_fits(c, bytes)))

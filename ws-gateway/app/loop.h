@@ -17,7 +17,7 @@ enum gw_loop_kind { GW_LOOP_UV, GW_LOOP_POLL };
 struct gw_loop {
     enum gw_loop_kind kind;
     uv_loop_t uv;
-    uv_signal_t sig[3];        /* TERM, INT, HUP */
+    uv_signal_t sig[3]; /* TERM, INT, HUP */
     uv_timer_t drain;
     struct lws_context *ctx;
     void (*on_reload)(void *arg);

@@ -115,9 +115,9 @@ struct app {
     struct gateway g;
     struct msg_config cfg;
     const char *config_path, *host_addr;
-    long port;                 /* --port, or 0 */
-    int check;                 /* --check-config */
-    const char **origins;      /* owned (split_origins) */
+    long port;            /* --port, or 0 */
+    int check;            /* --check-config */
+    const char **origins; /* owned (split_origins) */
     struct lws_protocols protocols[3];
     struct gw_loop loop;
 };
@@ -125,16 +125,16 @@ struct app {
 /* Returns -1 to go on, or the exit status. */
 static int parse_args(struct app *a, int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"port", required_argument, NULL, 'p'},
-                                         {"host", required_argument, NULL, 'H'},
-                                         {"check-config", no_argument, NULL, 'k'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"port", required_argument, NULL, 'p'},
+        {"host", required_argument, NULL, 'H'},   {"check-config", no_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     int o;
     while ((o = getopt_long(argc, argv, "c:p:H:kh", opts, NULL)) != -1) {
         switch (o) {
-        case 'c': a->config_path = optarg; break;
+        case 'c':
+            a->config_path = optarg;
+            break;
         case 'p': {
             char *end;
             a->port = strtol(optarg, &end, 10);
@@ -144,10 +144,18 @@ static int parse_args(struct app *a, int argc, char **argv)
             }
             break;
         }
-        case 'H': a->host_addr = optarg; break;
-        case 'k': a->check = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'H':
+            a->host_addr = optarg;
+            break;
+        case 'k':
+            a->check = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     return -1;
@@ -255,8 +263,7 @@ static struct pgc *new_pgc(struct app *a, const char *name, size_t max_queue, co
                            const struct pgc_hooks *hooks)
 {
     const struct msg_config *cfg = &a->cfg;
-    struct pgc *c = pgc_new(a->g.ctx, a->g.vh, cfg->database_url, name, max_queue, GW_DB_QUEUE_BYTES, listen,
-                            hooks);
+    struct pgc *c = pgc_new(a->g.ctx, a->g.vh, cfg->database_url, name, max_queue, GW_DB_QUEUE_BYTES, listen, hooks);
     if (!c)
         return NULL;
     char dbopts[160];
@@ -273,8 +280,8 @@ static struct pgc *new_pgc(struct app *a, const char *name, size_t max_queue, co
 static int start_db(struct app *a)
 {
     struct gateway *g = &a->g;
-    struct pgc_hooks lh = {.on_ready = gw_on_listen_ready, .on_down = gw_on_listen_down,
-                           .on_notify = gw_on_notify, .arg = g};
+    struct pgc_hooks lh = {
+        .on_ready = gw_on_listen_ready, .on_down = gw_on_listen_down, .on_notify = gw_on_notify, .arg = g};
     g->listen = new_pgc(a, "messaging-gateway-listen", 100000, MSG_BUS_CHANNEL, &lh);
     int pooled = pgpool_init(&g->pool, (int)a->cfg.ws_db_connections);
     for (int k = 0; pooled == 0 && k < g->pool.n; k++)

@@ -11,49 +11,49 @@
 #include "log.h"
 
 #define MAX_IN_FLIGHT 256
-#define MAX_BATCH 64        /* writes committed together, at most */
+#define MAX_BATCH 64 /* writes committed together, at most */
 
 enum state { ST_DOWN, ST_CONNECTING, ST_SETUP, ST_READY };
 
 struct item {
     struct item *next;
-    enum msg_op op;        /* MSG_OP_COUNT: a set-up query (sent by start_setup) */
+    enum msg_op op; /* MSG_OP_COUNT: a set-up query (sent by start_setup) */
     int nparams;
-    char **params;         /* owned copies */
+    char **params; /* owned copies */
     pgc_result_cb cb;
     void *arg;
-    PGresult *res;         /* last result received for it */
-    int setup;             /* part of the connection's own set-up */
-    int ended;             /* its results ended (NULL seen) */
-    int batch;             /* may share a transaction (msg_ops[op].batch) */
-    int alone;             /* failed in a batch: its own transaction now */
-    int sync;              /* the last query of its transaction */
-    int write_tx;          /* (on the last one) a transaction of writes */
-    int key;               /* order inside a batch (the conversation) */
-    unsigned long long seq;/* order of submission: callbacks run in it */
-    size_t bytes;          /* its parameters' size */
+    PGresult *res;          /* last result received for it */
+    int setup;              /* part of the connection's own set-up */
+    int ended;              /* its results ended (NULL seen) */
+    int batch;              /* may share a transaction (msg_ops[op].batch) */
+    int alone;              /* failed in a batch: its own transaction now */
+    int sync;               /* the last query of its transaction */
+    int write_tx;           /* (on the last one) a transaction of writes */
+    int key;                /* order inside a batch (the conversation) */
+    unsigned long long seq; /* order of submission: callbacks run in it */
+    size_t bytes;           /* its parameters' size */
 };
 
 struct pgc {
     struct lws_context *ctx;
     struct lws_vhost *vh;
     char *url, *name, *listen;
-    char *options;              /* extra libpq options (-c settings), or NULL */
+    char *options;                                /* extra libpq options (-c settings), or NULL */
     long connect_timeout_s, statement_timeout_ms; /* of every (re)connection */
     struct pgc_hooks hooks;
-    size_t max_queue, queued;   /* waiting + in flight */
-    size_t max_bytes, bytes;    /* their parameters' bytes */
+    size_t max_queue, queued; /* waiting + in flight */
+    size_t max_bytes, bytes;  /* their parameters' bytes */
     unsigned long long seq;
     struct pgc_stats stats;
     enum state st;
     PGconn *conn;
     struct lws *wsi;
-    int watched_fd;             /* PQsocket() the wsi watches (via a dup) */
-    struct item *wait_head, *wait_tail;   /* not sent yet */
-    struct item *fly_head, *fly_tail;     /* sent, awaiting their sync */
-    struct item *rd;                      /* the one whose results come next */
+    int watched_fd;                     /* PQsocket() the wsi watches (via a dup) */
+    struct item *wait_head, *wait_tail; /* not sent yet */
+    struct item *fly_head, *fly_tail;   /* sent, awaiting their sync */
+    struct item *rd;                    /* the one whose results come next */
     size_t in_flight;
-    int writes_in_flight;       /* transactions of writes sent, not ended */
+    int writes_in_flight; /* transactions of writes sent, not ended */
     lws_sorted_usec_list_t sul;
     unsigned backoff_ms;
     unsigned long reconnects;
@@ -167,8 +167,8 @@ static void flush(struct pgc *c)
 
 static int send_query(struct pgc *c, struct item *it)
 {
-    return PQsendQueryPrepared(c->conn, msg_ops[it->op].name, it->nparams, (const char *const *)it->params,
-                               NULL, NULL, 0);
+    return PQsendQueryPrepared(c->conn, msg_ops[it->op].name, it->nparams, (const char *const *)it->params, NULL, NULL,
+                               0);
 }
 
 static void push(struct item **head, struct item **tail, struct item *it)
@@ -209,8 +209,7 @@ static void send_waiting(struct pgc *c)
         if (!batchable(c->wait_head))
             run[n++] = pop_waiting(c);
         else
-            while (c->wait_head && batchable(c->wait_head) && n < MAX_BATCH &&
-                   c->in_flight + n < MAX_IN_FLIGHT)
+            while (c->wait_head && batchable(c->wait_head) && n < MAX_BATCH && c->in_flight + n < MAX_IN_FLIGHT)
                 run[n++] = pop_waiting(c);
         /* Insertion sort: stable, and n is small. */
         for (size_t i = 1; i < n; i++)
@@ -520,9 +519,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 const struct lws_protocols pgc_lws_protocol = {"messaging-pg", callback, 0, 0, 0, NULL, 0};
 
-struct pgc *pgc_new(struct lws_context *ctx, struct lws_vhost *vh, const char *url,
-                    const char *name, size_t max_queue, size_t max_bytes, const char *listen,
-                    const struct pgc_hooks *hooks)
+struct pgc *pgc_new(struct lws_context *ctx, struct lws_vhost *vh, const char *url, const char *name, size_t max_queue,
+                    size_t max_bytes, const char *listen, const struct pgc_hooks *hooks)
 {
     struct pgc *c = calloc(1, sizeof *c);
     if (!c)
@@ -576,8 +574,7 @@ void pgc_free(struct pgc *c)
     free(c);
 }
 
-static int enqueue(struct pgc *c, enum msg_op op, const char *const *params, int key, pgc_result_cb cb,
-                   void *arg)
+static int enqueue(struct pgc *c, enum msg_op op, const char *const *params, int key, pgc_result_cb cb, void *arg)
 {
     int nparams = msg_ops[op].nparams;
     size_t bytes = 0;
@@ -622,8 +619,7 @@ int pgc_op(struct pgc *c, enum msg_op op, const char *const *params, pgc_result_
     return enqueue(c, op, params, INT_MAX, cb, arg);
 }
 
-int pgc_write(struct pgc *c, enum msg_op op, int conversation, const char *const *params,
-              pgc_result_cb cb, void *arg)
+int pgc_write(struct pgc *c, enum msg_op op, int conversation, const char *const *params, pgc_result_cb cb, void *arg)
 {
     return enqueue(c, op, params, conversation, cb, arg);
 }

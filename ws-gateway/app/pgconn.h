@@ -26,8 +26,8 @@ struct pgc;
 typedef void (*pgc_result_cb)(void *arg, PGresult *res);
 
 struct pgc_hooks {
-    void (*on_ready)(struct pgc *c, void *arg);  /* connected, statements prepared */
-    void (*on_down)(struct pgc *c, void *arg);   /* lost; reconnecting */
+    void (*on_ready)(struct pgc *c, void *arg); /* connected, statements prepared */
+    void (*on_down)(struct pgc *c, void *arg);  /* lost; reconnecting */
     void (*on_notify)(struct pgc *c, const char *channel, const char *payload, void *arg);
     void *arg;
 };
@@ -40,9 +40,8 @@ extern const struct lws_protocols pgc_lws_protocol;
  * their parameters' bytes) waiting or in flight beyond which pgc_* refuse
  * (back-pressure). `listen`: a channel to LISTEN on after each (re)connect,
  * or NULL. Connecting starts at once. */
-struct pgc *pgc_new(struct lws_context *ctx, struct lws_vhost *vh, const char *url,
-                    const char *name, size_t max_queue, size_t max_bytes, const char *listen,
-                    const struct pgc_hooks *hooks);
+struct pgc *pgc_new(struct lws_context *ctx, struct lws_vhost *vh, const char *url, const char *name, size_t max_queue,
+                    size_t max_bytes, const char *listen, const struct pgc_hooks *hooks);
 void pgc_free(struct pgc *c);
 /* Its (re)connections' connect_timeout and statement_timeout (0: none);
  * default 5 s and 10 s until set (db_connect_timeout_s,
@@ -64,8 +63,7 @@ int pgc_op(struct pgc *c, enum msg_op op, const char *const *params, pgc_result_
  * them fails, the transaction is rolled back and they go again: that one
  * alone (its failure then is its own), the others together. pgc_op()
  * queues batchable operations after every conversation's. */
-int pgc_write(struct pgc *c, enum msg_op op, int conversation, const char *const *params,
-              pgc_result_cb cb, void *arg);
+int pgc_write(struct pgc *c, enum msg_op op, int conversation, const char *const *params, pgc_result_cb cb, void *arg);
 
 struct pgc_stats {
     unsigned long long transactions; /* syncs sent */

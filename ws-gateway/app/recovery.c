@@ -23,20 +23,11 @@
 
 #define RESTORE_LIMIT MSG_RECOVERY_REPLAY_MAX
 
-
 /* 128 random bits in hex; -1 (and "") without randomness: a pid is the
  * key to a session's rooms and missed events, never guessable. */
-static int new_pid(char *buf, size_t cap)
-{
-    return msg_random_hex(buf, cap, 16) < 0 ? -1 : 0;
-}
+static int new_pid(char *buf, size_t cap) { return msg_random_hex(buf, cap, 16) < 0 ? -1 : 0; }
 
 static int enabled(const struct gateway *g) { return g->cfg->recovery_max_disconnection_ms > 0; }
-
-
-
-
-
 
 struct sent_entry {
     unsigned long long seq;
@@ -109,7 +100,7 @@ static void refuse_connect(struct gateway *g, sio_socket *s, struct gw_client *c
 struct opening {
     struct gateway *g;
     uint64_t socket_id;
-    char pid[sizeof ((struct gw_client *)0)->pid];
+    char pid[sizeof((struct gw_client *)0)->pid];
 };
 
 /* session_open answered (sql/022: it refuses a pid of another user). The
@@ -270,8 +261,8 @@ static long long json_ll(json_object *o, int key)
  * is read before the events replayed), and for each the event id after
  * which it is replayed, as PostgreSQL arrays. -1 when the record is bad or
  * out of memory. */
-static int plan_rooms(struct gateway *g, struct restore *r, json_object *joined, json_object *sent,
-                      long long offset, bool in_log, struct sbuf *convs, struct sbuf *afters)
+static int plan_rooms(struct gateway *g, struct restore *r, json_object *joined, json_object *sent, long long offset,
+                      bool in_log, struct sbuf *convs, struct sbuf *afters)
 {
     int nr = joined && json_object_is_type(joined, json_type_object) ? json_object_object_length(joined) : -1;
     if (nr < 0 || !(r->rooms = calloc((size_t)(nr > 0 ? nr : 1), sizeof *r->rooms)))

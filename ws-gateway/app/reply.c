@@ -23,14 +23,14 @@ void gw_ack(sio_socket *s, int64_t ack_id, json_object *data)
     json_object_put(args);
 }
 
-void gw_fail(struct gateway *g, sio_socket *s, const char *event, int64_t ack_id,
-             enum msg_code code, const char *message)
+void gw_fail(struct gateway *g, sio_socket *s, const char *event, int64_t ack_id, enum msg_code code,
+             const char *message)
 {
     gw_fail_retry(g, s, event, ack_id, code, message, -1);
 }
 
-void gw_fail_retry(struct gateway *g, sio_socket *s, const char *event, int64_t ack_id,
-                   enum msg_code code, const char *message, long long retry_ms)
+void gw_fail_retry(struct gateway *g, sio_socket *s, const char *event, int64_t ack_id, enum msg_code code,
+                   const char *message, long long retry_ms)
 {
     g->stats.errors[code]++;
     json_object *e = json_object_new_object();

@@ -13,7 +13,6 @@
 #include "log.h"
 #include "sbuf.h"
 
-
 struct gw_conv *gw_conv_get(struct gateway *g, int id) { return (struct gw_conv *)imap_get(&g->convs, id); }
 
 /* ---------------------------------------------------------------- holding */
@@ -60,8 +59,8 @@ static double age_of(const char *iso)
 {
     struct tm tm = {0};
     int ms = 0;
-    if (!iso || sscanf(iso, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                       &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
+    if (!iso || sscanf(iso, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                       &tm.tm_min, &tm.tm_sec, &ms) != 7)
         return -1;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;

@@ -3,10 +3,11 @@
 
 #include "gateway.h"
 
-const char *const gw_event_names[] = {
-    "join_room", "leave_room", "send_message", "mark_as_read", "typing_start", "typing_stop",
-    "connection_established", "room_joined", "room_left", "new_message", "messages_read",
-    "messages_delivered", "presence", "error", "refresh_token", "token_expiring", "other"};
+const char *const gw_event_names[] = {"join_room",    "leave_room",  "send_message",           "mark_as_read",
+                                      "typing_start", "typing_stop", "connection_established", "room_joined",
+                                      "room_left",    "new_message", "messages_read",          "messages_delivered",
+                                      "presence",     "error",       "refresh_token",          "token_expiring",
+                                      "other"};
 const int gw_event_count = (int)(sizeof gw_event_names / sizeof gw_event_names[0]);
 _Static_assert(sizeof gw_event_names / sizeof gw_event_names[0] <= 24, "gw_stats.events_in holds 24 names");
 

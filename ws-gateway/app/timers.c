@@ -23,17 +23,11 @@ static void run_op(struct gateway *g, enum msg_op op, long arg)
 
 /* Rows of the access log older than audit_retention_days (sql/040_audit.sql);
  * every gateway runs it, which costs a second one nothing. */
-static void audit_purge(struct gateway *g)
-{
-    run_op(g, MSG_OP_AUDIT_PURGE, g->cfg->audit_retention_days);
-}
+static void audit_purge(struct gateway *g) { run_op(g, MSG_OP_AUDIT_PURGE, g->cfg->audit_retention_days); }
 
 /* Users whose last socket closed presence_grace_s ago, or whose gateway
  * died, go offline (sql/043_presence.sql); every second, from every gateway. */
-static void presence_sweep(struct gateway *g)
-{
-    run_op(g, MSG_OP_PRESENCE_SWEEP, g->cfg->presence_grace_s);
-}
+static void presence_sweep(struct gateway *g) { run_op(g, MSG_OP_PRESENCE_SWEEP, g->cfg->presence_grace_s); }
 
 static void tick(lws_sorted_usec_list_t *sul)
 {

@@ -18,8 +18,8 @@ extern int test_hooks;
 void hooks_init(sio_server *srv, struct lws_context *ctx);
 void hooks_fini(void);
 int hooks_auth(sio_socket *s, json_object *auth, const char **refusal);
-void hooks_event(sio_socket *s, const char *event, json_object *args,
-		 int64_t ack_id, const sio_bin *bins, size_t nbins);
+void hooks_event(sio_socket *s, const char *event, json_object *args, int64_t ack_id, const sio_bin *bins,
+                 size_t nbins);
 void hooks_disconnect(sio_socket *s, const char *reason);
 
 #endif

@@ -42,46 +42,44 @@ typedef struct eio_host eio_host;
 #define EIO_TRANSPORT_WEBSOCKET 2
 
 #define EIO_ECLOSED (-10) /* the session is closed */
-#define EIO_EFULL (-11)	  /* send queue over its cap: the session is closing */
+#define EIO_EFULL (-11)   /* send queue over its cap: the session is closing */
 #define EIO_EINVAL (-12)
 
 typedef struct eio_config {
-	const char *path;	   /* default "/engine.io/" */
-	unsigned ping_interval_ms; /* default 25000 */
-	unsigned ping_timeout_ms;  /* default 20000 */
-	unsigned upgrade_timeout_ms; /* probe WebSocket must send "5" within; default 10000 */
-	size_t max_payload;	   /* bytes per message / polling body; default 1000000 */
-	size_t send_queue_max;	   /* queued bytes per session before it is closed; default 1 MiB */
-	int transports;		   /* EIO_TRANSPORT_* bits; 0 = both */
-	/* Origins allowed besides the server's own, NULL-terminated; "*"
+    const char *path;            /* default "/engine.io/" */
+    unsigned ping_interval_ms;   /* default 25000 */
+    unsigned ping_timeout_ms;    /* default 20000 */
+    unsigned upgrade_timeout_ms; /* probe WebSocket must send "5" within; default 10000 */
+    size_t max_payload;          /* bytes per message / polling body; default 1000000 */
+    size_t send_queue_max;       /* queued bytes per session before it is closed; default 1 MiB */
+    int transports;              /* EIO_TRANSPORT_* bits; 0 = both */
+    /* Origins allowed besides the server's own, NULL-terminated; "*"
 	 * allows any. NULL: same origin only, and no CORS headers at all. A
 	 * request (polling or WebSocket) whose Origin header is present, is
 	 * not the origin of its Host header and is not allowed gets 403
 	 * {"code":4,"message":"Forbidden"} (cross-site WebSocket hijacking). */
-	const char *const *cors_origins;
-	/* Request headers (lower case) copied at the handshake so that the
+    const char *const *cors_origins;
+    /* Request headers (lower case) copied at the handshake so that the
 	 * application can read them later (eio_session_header()). NULL-terminated. */
-	const char *const *capture_headers;
+    const char *const *capture_headers;
 } eio_config;
 
 typedef struct eio_handlers {
-	/* A session was opened (the open packet is already queued). Return 0
+    /* A session was opened (the open packet is already queued). Return 0
 	 * to keep it, nonzero to close it. */
-	int (*on_open)(eio_session *s, void *user);
-	/* One message packet. data is valid only during the call. */
-	void (*on_message)(eio_session *s, const uint8_t *data, size_t len,
-			   int binary, void *user);
-	/* The session is gone; reason is a static string ("transport close",
+    int (*on_open)(eio_session *s, void *user);
+    /* One message packet. data is valid only during the call. */
+    void (*on_message)(eio_session *s, const uint8_t *data, size_t len, int binary, void *user);
+    /* The session is gone; reason is a static string ("transport close",
 	 * "ping timeout", "parse error", "forced close", "transport error",
 	 * "send queue full", "server shutdown", or the application's own
 	 * from eio_close_reason()). Called exactly once per
 	 * session that on_open was called for. */
-	void (*on_close)(eio_session *s, const char *reason, void *user);
+    void (*on_close)(eio_session *s, const char *reason, void *user);
 } eio_handlers;
 
 /* Creates a server; NULL on bad config or out of memory. */
-eio_server *eio_server_new(const eio_config *cfg, const eio_handlers *h,
-			   void *user);
+eio_server *eio_server_new(const eio_config *cfg, const eio_handlers *h, void *user);
 void eio_server_free(eio_server *srv);
 const eio_config *eio_server_config(const eio_server *srv);
 /* Applies what can change while sessions are open (a reload): the CORS
@@ -129,28 +127,27 @@ void eio_buf_unref(eio_buf *b);
 /* --- the host: lws context, vhost, routing ------------------------------ */
 
 typedef struct eio_host_config {
-	const char *iface; /* address to bind, e.g. "127.0.0.1"; NULL = any */
-	int port;	   /* 0: a free port, see eio_host_port() */
-	/* The application's own lws protocols (e.g. for /stats), terminated
+    const char *iface; /* address to bind, e.g. "127.0.0.1"; NULL = any */
+    int port;          /* 0: a free port, see eio_host_port() */
+    /* The application's own lws protocols (e.g. for /stats), terminated
 	 * by a zeroed entry; copied. Serve them with app_mounts
 	 * (origin_protocol LWSMPRO_CALLBACK, origin = protocol name). */
-	const struct lws_protocols *app_protocols;
-	const struct lws_http_mount *app_mounts; /* borrowed: must outlive the host */
-	unsigned http_timeout_s;      /* headers/body must arrive within; default 10 */
-	unsigned keepalive_timeout_s; /* idle keep-alive HTTP; default 30 */
-	unsigned max_header_bytes;    /* all request headers; default 4096 */
-	unsigned max_fds;	      /* 0: the process limit */
-	unsigned tcp_keepalive_s;     /* half-open detection; default 60, 0 off */
-	/* A libuv loop (uv_loop_t *) to serve on, through lws's libuv event
+    const struct lws_protocols *app_protocols;
+    const struct lws_http_mount *app_mounts; /* borrowed: must outlive the host */
+    unsigned http_timeout_s;                 /* headers/body must arrive within; default 10 */
+    unsigned keepalive_timeout_s;            /* idle keep-alive HTTP; default 30 */
+    unsigned max_header_bytes;               /* all request headers; default 4096 */
+    unsigned max_fds;                        /* 0: the process limit */
+    unsigned tcp_keepalive_s;                /* half-open detection; default 60, 0 off */
+    /* A libuv loop (uv_loop_t *) to serve on, through lws's libuv event
 	 * library (epoll), run by the caller; NULL: lws's own poll() loop,
 	 * run with lws_service(). */
-	void *foreign_uv_loop;
+    void *foreign_uv_loop;
 } eio_host_config;
 
 /* Creates the lws context and one vhost serving the given servers (the
  * array is copied; the servers must outlive the host). NULL on failure. */
-eio_host *eio_host_new(const eio_host_config *cfg, eio_server *const *servers,
-		       size_t n);
+eio_host *eio_host_new(const eio_host_config *cfg, eio_server *const *servers, size_t n);
 struct lws_context *eio_host_context(const eio_host *h);
 struct lws_vhost *eio_host_vhost(const eio_host *h);
 int eio_host_port(const eio_host *h);

@@ -20,13 +20,13 @@
 #include <stdint.h>
 
 enum eio_packet_type {
-	EIO_OPEN = 0,
-	EIO_CLOSE = 1,
-	EIO_PING = 2,
-	EIO_PONG = 3,
-	EIO_MESSAGE = 4,
-	EIO_UPGRADE = 5,
-	EIO_NOOP = 6,
+    EIO_OPEN = 0,
+    EIO_CLOSE = 1,
+    EIO_PING = 2,
+    EIO_PONG = 3,
+    EIO_MESSAGE = 4,
+    EIO_UPGRADE = 5,
+    EIO_NOOP = 6,
 };
 
 #define EIO_RECORD_SEP 0x1e
@@ -42,10 +42,10 @@ enum eio_packet_type {
  * (never a copy): it lives as long as that buffer does.
  */
 typedef struct eio_packet {
-	int type;	     /* enum eio_packet_type */
-	int binary;	     /* 1 when data is binary (only for EIO_MESSAGE) */
-	const uint8_t *data; /* payload after the type digit */
-	size_t len;
+    int type;            /* enum eio_packet_type */
+    int binary;          /* 1 when data is binary (only for EIO_MESSAGE) */
+    const uint8_t *data; /* payload after the type digit */
+    size_t len;
 } eio_packet;
 
 /*
@@ -55,8 +55,7 @@ typedef struct eio_packet {
  * text (validated here; lws also validates text frames).
  * Returns EIO_OK, EIO_EBADPACKET, or EIO_ETOOBIG when len > max_len.
  */
-int eio_packet_decode(const uint8_t *buf, size_t len, int binary,
-		      size_t max_len, eio_packet *out);
+int eio_packet_decode(const uint8_t *buf, size_t len, int binary, size_t max_len, eio_packet *out);
 
 /*
  * Decodes an HTTP long-polling body in place (base64 parts are decoded over
@@ -66,8 +65,7 @@ int eio_packet_decode(const uint8_t *buf, size_t len, int binary,
  * error leaves *pkts NULL.
  * Limits: len <= max_len (else EIO_ETOOBIG), at most max_packets packets.
  */
-int eio_payload_decode(uint8_t *body, size_t len, size_t max_len,
-		       size_t max_packets, eio_packet **pkts, size_t *npkts);
+int eio_payload_decode(uint8_t *body, size_t len, size_t max_len, size_t max_packets, eio_packet **pkts, size_t *npkts);
 
 /* Number of bytes eio_payload_write() will produce for these packets. */
 size_t eio_payload_size(const eio_packet *pkts, size_t n);

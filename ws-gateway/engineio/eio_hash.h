@@ -11,17 +11,17 @@
 #include <stdint.h>
 
 typedef struct eio_hnode {
-	struct eio_hnode *next;
-	uint64_t hash;
-	const void *key;
-	size_t klen;
+    struct eio_hnode *next;
+    uint64_t hash;
+    const void *key;
+    size_t klen;
 } eio_hnode;
 
 typedef struct eio_htab {
-	eio_hnode **b;
-	size_t nb; /* power of two */
-	size_t n;
-	uint64_t seed;
+    eio_hnode **b;
+    size_t nb; /* power of two */
+    size_t n;
+    uint64_t seed;
 } eio_htab;
 
 /* Returns 0, or -1 when out of memory or without randomness for the seed

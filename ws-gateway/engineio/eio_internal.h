@@ -30,12 +30,12 @@
 /* --- shared message buffers -------------------------------------------- */
 
 struct eio_buf {
-	unsigned refs;
-	uint8_t binary; /* 1: binary message (raw bytes); 0: text packet */
-	size_t len;	/* bytes of data[] used */
-	unsigned char pre[LWS_PRE]; /* lws writes frame headers here */
-	/* text: type digit then payload; binary: the raw message */
-	unsigned char data[];
+    unsigned refs;
+    uint8_t binary;             /* 1: binary message (raw bytes); 0: text packet */
+    size_t len;                 /* bytes of data[] used */
+    unsigned char pre[LWS_PRE]; /* lws writes frame headers here */
+    /* text: type digit then payload; binary: the raw message */
+    unsigned char data[];
 };
 
 /* A text packet of type `type` with payload (copied); one reference. */
@@ -46,8 +46,8 @@ eio_buf *eio_buf_ref(eio_buf *b);
 int eio_grow(uint8_t **buf, size_t *cap, size_t need, size_t first, size_t max);
 
 struct eio_qent {
-	struct eio_qent *next;
-	eio_buf *buf;
+    struct eio_qent *next;
+    eio_buf *buf;
 };
 
 /* --- sessions ---------------------------------------------------------- */
@@ -55,40 +55,40 @@ struct eio_qent {
 enum { S_OPEN = 0, S_CLOSED = 1 };
 
 struct eio_session {
-	eio_hnode hnode; /* key: sid */
-	eio_server *srv;
-	struct eio_session *prev, *next; /* srv->all while open, srv->reap after */
-	char sid[EIO_SID_LEN + 1];
-	uint8_t transport;     /* EIO_TRANSPORT_* */
-	uint8_t state;	       /* S_OPEN / S_CLOSED */
-	uint8_t probed;	       /* "2probe" seen on the probe: polls get noop */
-	uint8_t awaiting_pong;
-	uint8_t opened;	       /* on_open was called: on_close is owed */
-	struct lws *ws;	       /* WebSocket transport */
-	struct lws *probe;     /* WebSocket being upgraded to */
-	struct lws *get;       /* parked long-polling GET */
-	struct lws *post;      /* POST whose body is arriving */
-	struct eio_qent *qhead, **qtail;
-	size_t qbytes;
-	struct eio_wheel_ent hb; /* heartbeat: next ping, or pong deadline */
-	void *user;
-	char *info; /* captured handshake data, see eio_http.c */
-	const char *close_reason;
+    eio_hnode hnode; /* key: sid */
+    eio_server *srv;
+    struct eio_session *prev, *next; /* srv->all while open, srv->reap after */
+    char sid[EIO_SID_LEN + 1];
+    uint8_t transport; /* EIO_TRANSPORT_* */
+    uint8_t state;     /* S_OPEN / S_CLOSED */
+    uint8_t probed;    /* "2probe" seen on the probe: polls get noop */
+    uint8_t awaiting_pong;
+    uint8_t opened;    /* on_open was called: on_close is owed */
+    struct lws *ws;    /* WebSocket transport */
+    struct lws *probe; /* WebSocket being upgraded to */
+    struct lws *get;   /* parked long-polling GET */
+    struct lws *post;  /* POST whose body is arriving */
+    struct eio_qent *qhead, **qtail;
+    size_t qbytes;
+    struct eio_wheel_ent hb; /* heartbeat: next ping, or pong deadline */
+    void *user;
+    char *info; /* captured handshake data, see eio_http.c */
+    const char *close_reason;
 };
 
 struct eio_server {
-	eio_config cfg; /* strings point into this allocation or into `strs` */
-	eio_handlers h;
-	void *user;
-	eio_host *host;
-	struct lws_context *ctx;
-	eio_htab sessions;
-	struct eio_session *all, *reap;
-	lws_sorted_usec_list_t reap_sul;
-	struct eio_wheel wheel; /* the sessions' heartbeats */
-	char *strs; /* copies of the config strings */
-	char *cors_strs; /* the CORS origins after eio_server_reconfigure() */
-	size_t path_len;
+    eio_config cfg; /* strings point into this allocation or into `strs` */
+    eio_handlers h;
+    void *user;
+    eio_host *host;
+    struct lws_context *ctx;
+    eio_htab sessions;
+    struct eio_session *all, *reap;
+    lws_sorted_usec_list_t reap_sul;
+    struct eio_wheel wheel; /* the sessions' heartbeats */
+    char *strs;             /* copies of the config strings */
+    char *cors_strs;        /* the CORS origins after eio_server_reconfigure() */
+    size_t path_len;
 };
 
 /* Creates an open session bound to transport (sid random, table entry,
@@ -120,41 +120,41 @@ void eio_server_bind(eio_server *srv, eio_host *h, struct lws_context *ctx);
 /* --- per-connection state (lws per_session_data) ------------------------ */
 
 enum {
-	C_NONE = 0,
-	C_HTTP_RESP,  /* a response is prepared or being written */
-	C_HTTP_GET,   /* parked long-poll GET waiting for packets */
-	C_HTTP_POST,  /* receiving a POST body */
-	C_WS,	      /* WebSocket transport of a session */
-	C_WS_PROBE,   /* WebSocket probing an upgrade */
-	C_WS_DOOMED,  /* WebSocket to be closed at the first writeable */
+    C_NONE = 0,
+    C_HTTP_RESP, /* a response is prepared or being written */
+    C_HTTP_GET,  /* parked long-poll GET waiting for packets */
+    C_HTTP_POST, /* receiving a POST body */
+    C_WS,        /* WebSocket transport of a session */
+    C_WS_PROBE,  /* WebSocket probing an upgrade */
+    C_WS_DOOMED, /* WebSocket to be closed at the first writeable */
 };
 
 #define CF_HDR_SENT 0x01
 #define CF_CLOSE_AFTER 0x02 /* close the connection after the response */
 #define CF_RX_BINARY 0x04   /* message being reassembled is binary */
 #define CF_PROBE_REPLY 0x08 /* "3probe" to send */
-#define CF_FRAG 0x10	    /* inside a fragmented WebSocket message */
+#define CF_FRAG 0x10        /* inside a fragmented WebSocket message */
 
 struct eio_conn {
-	eio_server *srv;
-	eio_session *sess;
-	uint8_t kind;
-	uint8_t flags;
-	uint16_t status;
-	const char *ctype;
-	uint8_t *buf; /* response (after LWS_PRE), POST body, or ws reassembly */
-	size_t len, off, cap;
+    eio_server *srv;
+    eio_session *sess;
+    uint8_t kind;
+    uint8_t flags;
+    uint16_t status;
+    const char *ctype;
+    uint8_t *buf; /* response (after LWS_PRE), POST body, or ws reassembly */
+    size_t len, off, cap;
 };
 
 /* --- HTTP helpers (eio_http.c) ----------------------------------------- */
 
 enum eio_err {
-	EIO_ERR_TRANSPORT_UNKNOWN = 0,
-	EIO_ERR_UNKNOWN_SID = 1,
-	EIO_ERR_BAD_HANDSHAKE_METHOD = 2,
-	EIO_ERR_BAD_REQUEST = 3,
-	EIO_ERR_FORBIDDEN = 4,
-	EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION = 5,
+    EIO_ERR_TRANSPORT_UNKNOWN = 0,
+    EIO_ERR_UNKNOWN_SID = 1,
+    EIO_ERR_BAD_HANDSHAKE_METHOD = 2,
+    EIO_ERR_BAD_REQUEST = 3,
+    EIO_ERR_FORBIDDEN = 4,
+    EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION = 5,
 };
 
 /* Query parameter value copied into buf (NUL-terminated); its length, -1
@@ -179,10 +179,8 @@ char *eio_http_capture(const eio_server *srv, struct lws *wsi);
 const char *eio_info_get(const char *info, int section, const char *name);
 /* Prepares a response on conn (takes `body`, malloc'd with LWS_PRE
  * headroom, or NULL) and asks for a writeable callback. */
-void eio_http_respond(struct eio_conn *c, struct lws *wsi, int status,
-		      const char *ctype, uint8_t *body, size_t len);
-void eio_http_respond_text(struct eio_conn *c, struct lws *wsi, int status,
-			   const char *ctype, const char *text);
+void eio_http_respond(struct eio_conn *c, struct lws *wsi, int status, const char *ctype, uint8_t *body, size_t len);
+void eio_http_respond_text(struct eio_conn *c, struct lws *wsi, int status, const char *ctype, const char *text);
 /* 400 (403 for EIO_ERR_FORBIDDEN) with {"code":N,"message":"..."}; the
  * connection closes after. */
 void eio_http_error(struct eio_conn *c, struct lws *wsi, enum eio_err code);
@@ -194,8 +192,7 @@ void eio_conn_release(struct eio_conn *c, struct lws *wsi);
 
 /* LWS_CALLBACK_HTTP for a request on srv's path. */
 int eio_polling_request(eio_server *srv, struct eio_conn *c, struct lws *wsi);
-int eio_polling_body(struct eio_conn *c, struct lws *wsi, const void *in,
-		     size_t len);
+int eio_polling_body(struct eio_conn *c, struct lws *wsi, const void *in, size_t len);
 int eio_polling_body_done(struct eio_conn *c, struct lws *wsi);
 /* The session has something for its parked GET: build the response. */
 void eio_polling_flush(eio_session *s);
@@ -204,8 +201,7 @@ void eio_polling_answer(eio_session *s, int type);
 
 int eio_ws_filter(eio_server *srv, struct eio_conn *c, struct lws *wsi);
 int eio_ws_established(struct eio_conn *c, struct lws *wsi);
-int eio_ws_receive(struct eio_conn *c, struct lws *wsi, const void *in,
-		   size_t len);
+int eio_ws_receive(struct eio_conn *c, struct lws *wsi, const void *in, size_t len);
 int eio_ws_writeable(struct eio_conn *c, struct lws *wsi);
 void eio_ws_closed(struct eio_conn *c, struct lws *wsi);
 /* Marks a WebSocket to be closed with a close frame at its next writeable. */

@@ -16,25 +16,24 @@
 #define EIO_WHEEL_SLOTS 4096 /* 41 s of ticks; longer delays wait rounds */
 
 struct eio_wheel_ent {
-	struct eio_wheel_ent *next, *prev; /* NULL when not scheduled */
-	uint64_t due_ms;
-	void (*cb)(struct eio_wheel_ent *e);
+    struct eio_wheel_ent *next, *prev; /* NULL when not scheduled */
+    uint64_t due_ms;
+    void (*cb)(struct eio_wheel_ent *e);
 };
 
 struct eio_wheel {
-	struct eio_wheel_ent slot[EIO_WHEEL_SLOTS]; /* list heads (sentinels) */
-	uint64_t done_tick; /* every tick up to this one has run */
-	size_t count;
-	int armed;
-	struct lws_context *ctx;
-	lws_sorted_usec_list_t sul;
+    struct eio_wheel_ent slot[EIO_WHEEL_SLOTS]; /* list heads (sentinels) */
+    uint64_t done_tick;                         /* every tick up to this one has run */
+    size_t count;
+    int armed;
+    struct lws_context *ctx;
+    lws_sorted_usec_list_t sul;
 };
 
 void eio_wheel_init(struct eio_wheel *w);
 void eio_wheel_bind(struct eio_wheel *w, struct lws_context *ctx);
 /* (Re)schedules e: cb(e) runs from the loop after ms (at tick resolution). */
-void eio_wheel_schedule(struct eio_wheel *w, struct eio_wheel_ent *e, unsigned ms,
-			void (*cb)(struct eio_wheel_ent *e));
+void eio_wheel_schedule(struct eio_wheel *w, struct eio_wheel_ent *e, unsigned ms, void (*cb)(struct eio_wheel_ent *e));
 /* Runs now what is due in every tick wholly past (the ticking does the
  * same): a caller that must not act before due entries ran calls this. */
 void eio_wheel_run(struct eio_wheel *w);

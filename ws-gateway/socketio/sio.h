@@ -43,81 +43,76 @@ typedef struct sio_server sio_server;
 typedef struct sio_socket sio_socket;
 
 typedef struct sio_bin {
-	const uint8_t *data;
-	size_t len;
+    const uint8_t *data;
+    size_t len;
 } sio_bin;
 
 enum sio_connect_result {
-	SIO_ACCEPT = 0,
-	SIO_REFUSE = 1,	 /* set *refusal to the message for the client */
-	SIO_PENDING = 2, /* decide later with sio_accept() / sio_refuse() */
+    SIO_ACCEPT = 0,
+    SIO_REFUSE = 1,  /* set *refusal to the message for the client */
+    SIO_PENDING = 2, /* decide later with sio_accept() / sio_refuse() */
 };
 
 enum sio_ack_status {
-	SIO_ACK_OK = 0,
-	SIO_ACK_TIMEOUT = 1,
-	SIO_ACK_DISCONNECTED = 2,
+    SIO_ACK_OK = 0,
+    SIO_ACK_TIMEOUT = 1,
+    SIO_ACK_DISCONNECTED = 2,
 };
 
 #define SIO_ECLOSED (-20) /* socket not connected (or gone) */
 #define SIO_EINVAL (-21)
 
 typedef struct sio_config {
-	/* Engine.IO settings; path defaults to "/socket.io/". */
-	eio_config eio;
-	/* A client must connect to a namespace within this; default 45000. */
-	unsigned connect_timeout_ms;
-	/* Namespaces served, NULL-terminated; default { "/" }. Others get
+    /* Engine.IO settings; path defaults to "/socket.io/". */
+    eio_config eio;
+    /* A client must connect to a namespace within this; default 45000. */
+    unsigned connect_timeout_ms;
+    /* Namespaces served, NULL-terminated; default { "/" }. Others get
 	 * CONNECT_ERROR {"message":"Invalid namespace"}. */
-	const char *const *namespaces;
-	unsigned max_attachments; /* per packet; default 10 */
-	/* JSON nesting is not configurable: one limit for every input,
+    const char *const *namespaces;
+    unsigned max_attachments; /* per packet; default 10 */
+                              /* JSON nesting is not configurable: one limit for every input,
 	 * MSG_JSON_MAX_DEPTH (shared/msg_limits.h). */
 } sio_config;
 
-typedef void (*sio_ack_cb)(sio_socket *s, int status, json_object *args,
-			   const sio_bin *bins, size_t nbins, void *arg);
+typedef void (*sio_ack_cb)(sio_socket *s, int status, json_object *args, const sio_bin *bins, size_t nbins, void *arg);
 
 typedef struct sio_handlers {
-	/* A client asks to join a namespace. auth is the CONNECT payload (an
+    /* A client asks to join a namespace. auth is the CONNECT payload (an
 	 * object) or NULL. Return SIO_ACCEPT, SIO_REFUSE (with *refusal set to
 	 * a message, copied), or SIO_PENDING. The handshake data is available
 	 * through sio_socket_header()/query()/peer(). */
-	int (*on_connect)(sio_socket *s, json_object *auth, const char **refusal,
-			  void *user);
-	/* The CONNECT reply was queued: the socket can emit and join rooms. */
-	void (*on_connected)(sio_socket *s, void *user);
-	/* An event. args is an array without the event name; ack_id is
+    int (*on_connect)(sio_socket *s, json_object *auth, const char **refusal, void *user);
+    /* The CONNECT reply was queued: the socket can emit and join rooms. */
+    void (*on_connected)(sio_socket *s, void *user);
+    /* An event. args is an array without the event name; ack_id is
 	 * SIO_NO_ACK or an id to answer with sio_ack(). */
-	void (*on_event)(sio_socket *s, const char *event, json_object *args,
-			 int64_t ack_id, const sio_bin *bins, size_t nbins,
-			 void *user);
-	/* reason: "client namespace disconnect", "server namespace
+    void (*on_event)(sio_socket *s, const char *event, json_object *args, int64_t ack_id, const sio_bin *bins,
+                     size_t nbins, void *user);
+    /* reason: "client namespace disconnect", "server namespace
 	 * disconnect", "transport close", "ping timeout", "parse error",
 	 * "transport error", "send queue full", "forced close",
 	 * "server shutdown". */
-	void (*on_disconnect)(sio_socket *s, const char *reason, void *user);
+    void (*on_disconnect)(sio_socket *s, const char *reason, void *user);
 } sio_handlers;
 
 /* Creates a server (config copied); NULL on failure. Give
  * sio_server_engine() to eio_host_new() to serve it. Free it after the
  * host. */
-sio_server *sio_server_new(const sio_config *cfg, const sio_handlers *h,
-			   void *user);
+sio_server *sio_server_new(const sio_config *cfg, const sio_handlers *h, void *user);
 void sio_server_free(sio_server *srv);
 eio_server *sio_server_engine(sio_server *srv);
 
 /* Connected sockets (all namespaces), and a walk over them. fn may emit,
  * join, leave, disconnect; it must not free anything. */
 size_t sio_socket_count(const sio_server *srv);
-void sio_foreach_socket(sio_server *srv, void (*fn)(sio_socket *s, void *arg),
-			void *arg);
+void sio_foreach_socket(sio_server *srv, void (*fn)(sio_socket *s, void *arg), void *arg);
 sio_socket *sio_socket_find(sio_server *srv, uint64_t id);
 
 /* --- one socket --------------------------------------------------------- */
 
-uint64_t sio_socket_id(const sio_socket *s);	   /* unique in the process */
-const char *sio_socket_sid(const sio_socket *s);   /* the sid the client sees */
+uint64_t sio_socket_id(const sio_socket *s);     /* unique in the process */
+const char *sio_socket_sid(const sio_socket *s); /* the sid the client sees */
 const char *sio_socket_nsp(const sio_socket *s);
 int sio_socket_is_connected(const sio_socket *s);
 void sio_socket_set_user(sio_socket *s, void *p);
@@ -137,18 +132,15 @@ int sio_refuse(sio_socket *s, const char *message);
 int sio_accept_pid(sio_socket *s, const char *pid);
 
 /* Emits event with args (array or NULL). Returns 0 or a SIO_E / EIO_E code. */
-int sio_emit(sio_socket *s, const char *event, json_object *args,
-	     const sio_bin *bins, size_t nbins);
+int sio_emit(sio_socket *s, const char *event, json_object *args, const sio_bin *bins, size_t nbins);
 /* Emits and waits for the client's acknowledgement: cb runs exactly once,
  * with SIO_ACK_OK and the client's args, SIO_ACK_TIMEOUT after timeout_ms
  * (0: no timeout), or SIO_ACK_DISCONNECTED. Not called if this returns
  * an error. */
-int sio_emit_ack(sio_socket *s, const char *event, json_object *args,
-		 const sio_bin *bins, size_t nbins, unsigned timeout_ms,
-		 sio_ack_cb cb, void *arg);
+int sio_emit_ack(sio_socket *s, const char *event, json_object *args, const sio_bin *bins, size_t nbins,
+                 unsigned timeout_ms, sio_ack_cb cb, void *arg);
 /* Answers a client's event that carried ack_id. */
-int sio_ack(sio_socket *s, int64_t ack_id, json_object *args,
-	    const sio_bin *bins, size_t nbins);
+int sio_ack(sio_socket *s, int64_t ack_id, json_object *args, const sio_bin *bins, size_t nbins);
 
 /* Rooms are per namespace, sets of sockets; a room is deleted when its
  * last socket leaves. Names are at most 256 bytes. */
@@ -157,14 +149,13 @@ int sio_leave(sio_socket *s, const char *room);
 int sio_in_room(const sio_socket *s, const char *room);
 size_t sio_room_size(sio_server *srv, const char *nsp, const char *room);
 /* Calls fn for each connected socket of a room (fn must not join or leave). */
-void sio_room_foreach(sio_server *srv, const char *nsp, const char *room,
-		      void (*fn)(sio_socket *s, void *arg), void *arg);
+void sio_room_foreach(sio_server *srv, const char *nsp, const char *room, void (*fn)(sio_socket *s, void *arg),
+                      void *arg);
 size_t sio_room_count(sio_server *srv, const char *nsp);
 /* Emits to every socket of a room but `except` (NULL: none), encoding
  * once. Returns the number of sockets it was queued for, or < 0. */
-int sio_emit_room(sio_server *srv, const char *nsp, const char *room,
-		  const sio_socket *except, const char *event,
-		  json_object *args, const sio_bin *bins, size_t nbins);
+int sio_emit_room(sio_server *srv, const char *nsp, const char *room, const sio_socket *except, const char *event,
+                  json_object *args, const sio_bin *bins, size_t nbins);
 
 /* The same three with the packet's array already encoded: `array` is the
  * JSON text ["event", args...] (for an ack: [args...]), trusted to be valid
@@ -172,8 +163,8 @@ int sio_emit_room(sio_server *srv, const char *nsp, const char *room,
  * Engine.IO message shared by every member. */
 int sio_emit_text(sio_socket *s, const char *array, size_t len);
 int sio_ack_text(sio_socket *s, int64_t ack_id, const char *array, size_t len);
-int sio_emit_room_text(sio_server *srv, const char *nsp, const char *room,
-		       const sio_socket *except, const char *array, size_t len);
+int sio_emit_room_text(sio_server *srv, const char *nsp, const char *room, const sio_socket *except, const char *array,
+                       size_t len);
 
 /* Server-side namespace disconnect: the client gets DISCONNECT, then
  * on_disconnect("server namespace disconnect") runs from the loop. */

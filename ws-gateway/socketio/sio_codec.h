@@ -22,13 +22,13 @@
 #include "msg_limits.h"
 
 enum sio_packet_type {
-	SIO_CONNECT = 0,
-	SIO_DISCONNECT = 1,
-	SIO_EVENT = 2,
-	SIO_ACK = 3,
-	SIO_CONNECT_ERROR = 4,
-	SIO_BINARY_EVENT = 5,
-	SIO_BINARY_ACK = 6,
+    SIO_CONNECT = 0,
+    SIO_DISCONNECT = 1,
+    SIO_EVENT = 2,
+    SIO_ACK = 3,
+    SIO_CONNECT_ERROR = 4,
+    SIO_BINARY_EVENT = 5,
+    SIO_BINARY_ACK = 6,
 };
 
 #define SIO_OK 0
@@ -42,21 +42,21 @@ enum sio_packet_type {
 /* JSON nesting has one limit for every input, MSG_JSON_MAX_DEPTH
  * (shared/msg_limits.h), applied by the parser. */
 typedef struct sio_limits {
-	size_t max_len;		  /* whole packet text */
-	unsigned max_attachments; /* binary packets */
-	size_t max_nsp_len;
+    size_t max_len;           /* whole packet text */
+    unsigned max_attachments; /* binary packets */
+    size_t max_nsp_len;
 } sio_limits;
 
 /* Limits used when a caller passes NULL. */
 extern const sio_limits sio_default_limits;
 
 typedef struct sio_packet {
-	int type;
-	const char *nsp; /* points into the decoded text, or the static "/" */
-	size_t nsp_len;
-	int64_t id;	      /* SIO_NO_ACK when absent */
-	unsigned attachments; /* binary types only */
-	json_object *data;    /* owned by the packet; NULL when absent */
+    int type;
+    const char *nsp; /* points into the decoded text, or the static "/" */
+    size_t nsp_len;
+    int64_t id;           /* SIO_NO_ACK when absent */
+    unsigned attachments; /* binary types only */
+    json_object *data;    /* owned by the packet; NULL when absent */
 } sio_packet;
 
 /*
@@ -67,8 +67,7 @@ typedef struct sio_packet {
  * ACK types need an id; placeholders must name an existing attachment.
  * On success the caller owns out->data (sio_packet_clear()).
  */
-int sio_packet_decode(const char *s, size_t len, const sio_limits *lim,
-		      sio_packet *out);
+int sio_packet_decode(const char *s, size_t len, const sio_limits *lim, sio_packet *out);
 void sio_packet_clear(sio_packet *p);
 
 /*
@@ -76,13 +75,11 @@ void sio_packet_clear(sio_packet *p);
  * namespace. Returns a malloc'd NUL-terminated string (caller frees) and
  * its length in *len, or NULL when out of memory.
  */
-char *sio_packet_encode(int type, const char *nsp, int64_t id,
-			unsigned attachments, json_object *data, size_t *len);
+char *sio_packet_encode(int type, const char *nsp, int64_t id, unsigned attachments, json_object *data, size_t *len);
 /* The same with data already encoded: js (jl bytes, not NUL-terminated
  * necessarily) is copied as it is. */
-char *sio_packet_encode_text(int type, const char *nsp, int64_t id,
-			     unsigned attachments, const char *js, size_t jl,
-			     size_t *len);
+char *sio_packet_encode_text(int type, const char *nsp, int64_t id, unsigned attachments, const char *js, size_t jl,
+                             size_t *len);
 
 /* A new placeholder object for attachment num (caller owns it). */
 json_object *sio_placeholder_new(unsigned num);
