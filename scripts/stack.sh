@@ -193,12 +193,19 @@ http_code() { curl -s -o /dev/null -w '%{http_code}' -m 2 "$1" 2>/dev/null || tr
 
 # "up" means: nginx and the API answer /api/health through nginx, and every
 # gateway its own /health; each still runs. Prints what is not up yet.
+# A process just launched may not have exec'd its program yet (its cmdline
+# is still the shell's): "starting", not "exited", while its PID lives.
+gone() { # PIDFILE NAME WHAT LOG: prints why WHAT is not running, or nothing
+  alive "$1" "$2" && return 1
+  if [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; then echo "$3 starting"; else echo "$3 exited (see $4)"; fi
+}
+
 not_up() { # HTTP_PORT WS_PORT GATEWAYS
   local i
-  alive "$RUN/nginx.pid" nginx || { echo "nginx exited (see $LOG/nginx-error.log)"; return 0; }
-  alive "$RUN/api.pid" messaging-api || { echo "messaging-api exited (see $LOG/api.log)"; return 0; }
+  gone "$RUN/nginx.pid" nginx nginx "$LOG/nginx-error.log" && return 0
+  gone "$RUN/api.pid" messaging-api messaging-api "$LOG/api.log" && return 0
   for ((i = 0; i < $3; i++)); do
-    alive "$RUN/gateway-$i.pid" messaging-gateway || { echo "gateway $i exited (see $LOG/gateway-$i.log)"; return 0; }
+    gone "$RUN/gateway-$i.pid" messaging-gateway "gateway $i" "$LOG/gateway-$i.log" && return 0
   done
   [ "$(http_code "http://127.0.0.1:$1/api/health")" = 200 ] || { echo "GET /api/health through nginx on port $1 does not answer 200"; return 0; }
   for ((i = 0; i < $3; i++)); do
