@@ -40,21 +40,6 @@ const char *msg_auth_bearer(const char *header, char *buf, size_t cap)
     return buf;
 }
 
-static int b64url_val(int c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
-}
-
 /* Decodes base64url of length n into out (cap bytes, NUL-terminated);
  * -1 on error. Strict: no padding, no other characters, and only the
  * canonical encoding (the unused low bits of the last character are zero),
@@ -67,7 +52,7 @@ static long b64url_decode(const char *in, size_t n, char *out, size_t cap)
     unsigned acc = 0;
     int bits = 0;
     for (size_t i = 0; i < n; i++) {
-        int v = b64url_val((unsigned char)in[i]);
+        int v = msg_b64_digit((unsigned char)in[i], true);
         if (v < 0)
             return -1;
         acc = ((acc << 6) | (unsigned)v) & 0xfff;

@@ -45,6 +45,21 @@ bool msg_utf8_valid(const char *str, size_t n)
     return true;
 }
 
+int msg_b64_digit(int c, bool url)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == (url ? '-' : '+'))
+        return 62;
+    if (c == (url ? '_' : '/'))
+        return 63;
+    return -1;
+}
+
 int msg_hex_digit(int c)
 {
     if (c >= '0' && c <= '9')

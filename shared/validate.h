@@ -18,6 +18,10 @@ bool msg_utf8_valid(const char *s, size_t n);
  * decoder of the project (JSON \u escapes, percent-encoding). */
 int msg_hex_digit(int c);
 
+/* The value of one base64 digit, or -1: url-safe ('-', '_': JWT) or
+ * standard ('+', '/': Engine.IO binary packets). Padding is the caller's. */
+int msg_b64_digit(int c, bool url);
+
 /* Parses a whole JSON text of n bytes: valid UTF-8, strict JSON (json-c's
  * extensions refused), nested at most MSG_JSON_MAX_DEPTH, no escaped lone
  * surrogate (a \ud800 that no UTF-8 text can hold: refused, never replaced),

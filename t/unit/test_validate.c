@@ -217,5 +217,11 @@ int main(void)
     test_query();
     test_bearer();
     test_error_json();
+    /* Base64 digits, both alphabets. */
+    CHECK(msg_b64_digit('A', true) == 0 && msg_b64_digit('z', false) == 51 && msg_b64_digit('9', true) == 61);
+    CHECK(msg_b64_digit('-', true) == 62 && msg_b64_digit('_', true) == 63);
+    CHECK(msg_b64_digit('+', false) == 62 && msg_b64_digit('/', false) == 63);
+    CHECK(msg_b64_digit('+', true) == -1 && msg_b64_digit('_', false) == -1 && msg_b64_digit('=', true) == -1);
+    CHECK(msg_b64_digit(0xC3, false) == -1 && msg_b64_digit(-1, true) == -1);
     return check_report("validate");
 }

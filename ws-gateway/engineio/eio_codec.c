@@ -40,21 +40,6 @@ size_t eio_base64_encode(const uint8_t *in, size_t n, char *out)
     return o;
 }
 
-static int b64_val(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
 long eio_base64_decode(const char *in, size_t n, uint8_t *out)
 {
     size_t o = 0;
@@ -74,7 +59,7 @@ long eio_base64_decode(const char *in, size_t n, uint8_t *out)
             }
             if (pad) /* data after '=' */
                 return -1;
-            v[k] = b64_val(c);
+            v[k] = msg_b64_digit(c, false);
             if (v[k] < 0)
                 return -1;
         }
