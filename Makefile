@@ -43,7 +43,7 @@ TOKEN_BIN := $(if $(filter release,$(VARIANT)),tools/msg-token,$(B)/tools/msg-to
 UNIT_SRCS := $(sort $(wildcard t/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:t/unit/%.c=$(B)/t/unit/%)
 
-.PHONY: all deps build run start stop test format check-style test-unit test-integration test-browser test-ops bench bench-idle bench-scale bench-audit bench-flood token clean conformance fuzz install
+.PHONY: all deps build run start stop test format check-style test-unit test-integration test-browser test-ops bench bench-idle bench-scale bench-audit bench-flood bench-section9 token clean conformance fuzz install
 all: deps-check $(API_BIN) $(TOKEN_BIN) gateway
 
 deps:
@@ -156,6 +156,7 @@ bench: all
 	@scripts/bench.sh
 	@scripts/bench-idle.sh
 	@scripts/bench-flood.sh
+	@scripts/bench-section9.sh
 
 # One socket flooding 5,000 events/s; another pair's p99 with and without it.
 bench-flood: all
@@ -168,6 +169,10 @@ bench-scale: all
 # The gateway's CPU holding idle sessions, with each event loop.
 bench-idle: all
 	@scripts/bench-idle.sh
+
+# Presence, delivery receipts and the access log off and on, side by side.
+bench-section9: all
+	@scripts/bench-section9.sh
 
 # The access log's cost alone: the REST table, then GET .../messages with
 # audit_log off and on side by side.

@@ -60,8 +60,8 @@ static int serve(FCGX_Request *fr, const struct msg_config *cfg, struct msg_db *
 /* The access log's session settings on the worker's connection: via rest. */
 static int api_db_options(struct msg_db *db, const struct msg_config *cfg)
 {
-    char opts[160];
-    msg_db_session_options(opts, sizeof opts, NULL, "rest", strcmp(cfg->audit_log, "off") != 0);
+    char opts[200];
+    msg_db_session_options(opts, sizeof opts, NULL, "rest", cfg);
     return msg_db_set_options(db, opts);
 }
 

@@ -75,6 +75,8 @@ static const struct key keys[] = {
     L(recovery_max_disconnection_ms, "120000", 0, 86400000),
     {"admin_token", K_STR, offsetof(struct msg_config, admin_token), "", 0, 0, true},
     S(audit_log, "on"),
+    S(presence, "on"),
+    S(delivery_receipts, "on"),
     L(audit_retention_days, "2190", 1, 36500),
     L(presence_grace_s, "5", 0, 3600),
 };
@@ -272,10 +274,15 @@ static int validate(struct msg_config *cfg, int flags, char *err, size_t errlen)
         fail(err, errlen, "config: notify_mode must be doorbell or inline");
         return -1;
     }
-    if (strcmp(cfg->audit_log, "on") != 0 && strcmp(cfg->audit_log, "off") != 0) {
-        fail(err, errlen, "config: audit_log must be on or off");
-        return -1;
-    }
+    const struct {
+        const char *name, *value;
+    } switches[] = {
+        {"audit_log", cfg->audit_log}, {"presence", cfg->presence}, {"delivery_receipts", cfg->delivery_receipts}};
+    for (size_t i = 0; i < sizeof switches / sizeof switches[0]; i++)
+        if (strcmp(switches[i].value, "on") != 0 && strcmp(switches[i].value, "off") != 0) {
+            fail(err, errlen, "config: %s must be on or off", switches[i].name);
+            return -1;
+        }
     if (strcmp(cfg->ws_event_loop, "uv") != 0 && strcmp(cfg->ws_event_loop, "poll") != 0) {
         fail(err, errlen, "config: ws_event_loop must be uv or poll");
         return -1;

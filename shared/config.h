@@ -56,6 +56,9 @@ struct msg_config {
     char *audit_log;           /* "on" (default) or "off": the access log (API.md section 9) */
     long audit_retention_days; /* the gateway's daily messaging.audit_purge() */
     long presence_grace_s;     /* a user without sockets stays online this long */
+    /* "on" (default) or "off": presence and delivery receipts (API.md
+     * section 9); off exists to measure what they cost. */
+    char *presence, *delivery_receipts;
 };
 
 /* Fills *cfg with defaults, reads `path` (NULL: $MESSAGING_CONFIG, else no

@@ -105,10 +105,10 @@ int msg_db_set_options(struct msg_db *db, const char *options)
     return 0;
 }
 
-void msg_db_session_options(char *buf, size_t cap, const char *extra, const char *via, int audit)
+void msg_db_session_options(char *buf, size_t cap, const char *extra, const char *via, const struct msg_config *cfg)
 {
-    snprintf(buf, cap, "%s%s-c messaging.via=%s -c messaging.audit_log=%s", extra ? extra : "", extra ? " " : "", via,
-             audit ? "on" : "off");
+    snprintf(buf, cap, "%s%s-c messaging.via=%s -c messaging.audit_log=%s -c messaging.receipts=%s", extra ? extra : "",
+             extra ? " " : "", via, cfg->audit_log, cfg->delivery_receipts);
 }
 
 int msg_db_open(struct msg_db *db, const char *url, const struct msg_db_spec *spec)

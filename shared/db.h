@@ -76,10 +76,12 @@ PGconn *msg_db_conn(struct msg_db *db);
 /* Settings added to the options of the connections from now on, e.g.
  * msg_db_session_options(). Returns -1 when out of memory. */
 int msg_db_set_options(struct msg_db *db, const char *options);
-/* The session settings the SQL operations read (sql/040_audit.sql): the
- * access log's `via` and whether it is on. Writes "-c messaging.via=VIA
- * -c messaging.audit_log=on|off" (plus `extra` first, when not NULL). */
-void msg_db_session_options(char *buf, size_t cap, const char *extra, const char *via, int audit);
+/* The session settings the SQL operations read (sql/api/30_audit.sql): the
+ * access log's `via`, and whether the log and the delivery receipts are on
+ * (cfg's audit_log and delivery_receipts). Writes "-c messaging.via=VIA
+ * -c messaging.audit_log=on|off -c messaging.receipts=on|off" (plus `extra`
+ * first, when not NULL). */
+void msg_db_session_options(char *buf, size_t cap, const char *extra, const char *via, const struct msg_config *cfg);
 void msg_db_close(struct msg_db *db);
 
 /* The caller's token for the calls that follow, until msg_db_clear_token

@@ -56,7 +56,12 @@ const struct msg_op_def msg_ops[MSG_OP_COUNT] = {
                                4, 0},
     [MSG_OP_GATEWAY_HEARTBEAT] = {"gateway_heartbeat", "SELECT messaging.gateway_heartbeat($1::text, $2::bigint)", 2,
                                   1},
-    [MSG_OP_MARK_DELIVERED] = WRITE(mark_delivered, mark_delivered, "$1::int, $2::bigint, $3::bigint, false", 3),
+    /* Locks many conversations (in id order): its own transaction, never
+     * in a batch of sends (sql/api/60_writes.sql). */
+    [MSG_OP_MARK_DELIVERED_MANY] = {"mark_delivered_many",
+                                    "SELECT status, body, event_id, prev_id, data FROM "
+                                    "messaging.mark_delivered_many($1::int[], $2::bigint[], $3::bigint[])",
+                                    3, 1, 1, 0},
     [MSG_OP_PRESENCE_CONNECT] = {"presence_connect", "SELECT messaging.presence_connect($1::text, $2::int)", 2, 1},
     [MSG_OP_PRESENCE_DISCONNECT] = {"presence_disconnect", "SELECT messaging.presence_disconnect($1::text, $2::int)", 2,
                                     1},

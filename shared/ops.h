@@ -37,7 +37,7 @@ enum msg_op {
     MSG_OP_SESSION_RESTORE,     /* pid, user, max ms, instance -> joined, sent, sent_log */
     MSG_OP_SESSION_REPLAY,      /* ids bigint[], conversations int[], after bigint[], limit -> events */
     MSG_OP_GATEWAY_HEARTBEAT,   /* instance, max ms */
-    MSG_OP_MARK_DELIVERED,      /* user, conversation, up to id: a delivery receipt (sql/041), batchable */
+    MSG_OP_MARK_DELIVERED_MANY, /* users[], conversations[], up to ids[]: a flush of receipts, alone */
     MSG_OP_PRESENCE_CONNECT,    /* instance, user (sql/043_presence.sql) */
     MSG_OP_PRESENCE_DISCONNECT, /* instance, user */
     MSG_OP_PRESENCE_SWEEP,      /* grace seconds -> users gone offline */

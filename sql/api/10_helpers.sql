@@ -9,6 +9,13 @@
 -- is parsed and planned at every call, so the hot paths use plpgsql (its
 -- statements' plans are kept by the session) or such single expressions.
 
+-- Delivery receipts (API.md section 9) are on unless the connection says
+-- messaging.receipts = off (messaging.conf's delivery_receipts = off, which
+-- exists to measure their cost).
+CREATE OR REPLACE FUNCTION messaging.receipts_on() RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE AS
+$$ SELECT coalesce(current_setting('messaging.receipts', true), '') IS DISTINCT FROM 'off' $$;
+
 -- Timestamps as 2026-11-24T09:30:00.123Z (UTC, milliseconds).
 CREATE OR REPLACE FUNCTION messaging.ts(t timestamptz) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE AS

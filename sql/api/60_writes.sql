@@ -189,7 +189,7 @@ END $$;
 -- Moves p_user's delivery marker in p_conv (sql/041_deliveries.sql) to the
 -- newest message of the other participant with id <= p_up_to; writes a
 -- messages_delivered event when it moved ({"delivered":false} and no event
--- when it did not). Takes the conversation's row lock only when the marker
+-- when it did not, or when receipts are off). Takes the conversation's row lock only when the marker
 -- moves (the gateway batches it). Its statements stay apart: one statement
 -- for its three writes measured no cheaper here.
 CREATE OR REPLACE FUNCTION messaging.mark_delivered(p_user integer, p_conv bigint, p_up_to bigint,
@@ -202,7 +202,7 @@ DECLARE
   v_event bigint;
   v_data json;
 BEGIN
-  IF p_up_to IS NULL OR NOT messaging.is_id(p_conv)
+  IF p_up_to IS NULL OR NOT messaging.is_id(p_conv) OR NOT messaging.receipts_on()
      OR EXISTS (SELECT 1 FROM messaging.deliveries d
                  WHERE d.conversation_id = p_conv AND d.user_id = p_user AND d.up_to_id >= p_up_to) THEN
     RETURN ROW(200, '{"delivered":false}', NULL, NULL, NULL)::messaging.write_result;
@@ -236,6 +236,71 @@ BEGIN
     PERFORM messaging.notify_bell(ARRAY[p_conv::integer], 'db');
   END IF;
   RETURN ROW(200, v_data::text, v_event, v_prev, v_data::text)::messaging.write_result;
+END $$;
+
+-- The gateway's receipts of one flush (API.md section 9) as one statement
+-- set: p_users[i] got the messages of p_convs[i] up to p_up_to[i]. One row
+-- per marker that moved (its messages_delivered event, as mark_delivered
+-- returns it); a mark that moves nothing, or of someone not taking part,
+-- returns nothing. The conversations' row locks are taken first, in id
+-- order, in a statement of their own (so that the writes read the newest
+-- last_event_id): the caller commits it alone, never inside a batch of
+-- sends, which lock in conversation order too. Measured against one
+-- mark_delivered call per marker in the gateway's batches: docs/events.md.
+CREATE OR REPLACE FUNCTION messaging.mark_delivered_many(p_users integer[], p_convs bigint[], p_up_to bigint[])
+RETURNS SETOF messaging.write_result
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_convs bigint[];
+BEGIN
+  IF NOT messaging.receipts_on() THEN
+    RETURN;
+  END IF;
+  -- The markers that would move (no lock for those that would not).
+  SELECT array_agg(DISTINCT r.conv) INTO v_convs
+    FROM unnest(p_users, p_convs, p_up_to) AS r(usr, conv, up_to)
+   WHERE messaging.is_id(r.conv) AND r.up_to IS NOT NULL
+     AND NOT EXISTS (SELECT 1 FROM messaging.deliveries d
+                      WHERE d.conversation_id = r.conv AND d.user_id = r.usr AND d.up_to_id >= r.up_to);
+  IF v_convs IS NULL THEN
+    RETURN;
+  END IF;
+  PERFORM 1 FROM public.conversations c WHERE c.id = ANY (v_convs) ORDER BY c.id FOR NO KEY UPDATE;
+  RETURN QUERY
+  WITH req AS (
+    SELECT DISTINCT ON (r.conv, r.usr) r.usr, r.conv::integer AS conv, r.up_to
+      FROM unnest(p_users, p_convs, p_up_to) AS r(usr, conv, up_to)
+     WHERE r.conv = ANY (v_convs) AND r.up_to IS NOT NULL
+     ORDER BY r.conv, r.usr, r.up_to DESC),
+  up AS (
+    SELECT q.conv, q.usr,
+           (SELECT m.id FROM public.messages m
+             WHERE m.conversation_id = q.conv AND m.id <= q.up_to AND m.sender_id <> q.usr
+             ORDER BY m.id DESC LIMIT 1) AS up_id
+      FROM req q JOIN public.conversations c ON c.id = q.conv AND messaging.takes_part(c, q.usr)),
+  moved AS (
+    INSERT INTO messaging.deliveries AS d (conversation_id, user_id, up_to_id, delivered_at)
+    SELECT u.conv, u.usr, u.up_id, now() FROM up u WHERE u.up_id IS NOT NULL
+    ON CONFLICT (conversation_id, user_id) DO UPDATE
+       SET up_to_id = EXCLUDED.up_to_id, delivered_at = EXCLUDED.delivered_at
+     WHERE d.up_to_id < EXCLUDED.up_to_id
+    RETURNING d.conversation_id, d.user_id, d.up_to_id),
+  ev AS (
+    INSERT INTO messaging.events (conversation_id, kind, payload)
+    SELECT mv.conversation_id, 'messages_delivered',
+           json_build_object('conversationId', mv.conversation_id, 'userId', mv.user_id,
+                             'upToId', mv.up_to_id, 'deliveredAt', messaging.ts(now()))
+      FROM moved mv ORDER BY mv.conversation_id, mv.user_id
+    RETURNING id, conversation_id, payload),
+  last AS (
+    UPDATE public.conversations c SET last_event_id = e.newest
+      FROM (SELECT conversation_id, max(id) AS newest FROM ev GROUP BY conversation_id) e
+     WHERE c.id = e.conversation_id)
+  SELECT 200, e.payload::text, e.id,
+         coalesce(lag(e.id) OVER (PARTITION BY e.conversation_id ORDER BY e.id), c.last_event_id),
+         e.payload::text
+    FROM ev e JOIN public.conversations c ON c.id = e.conversation_id
+   ORDER BY e.conversation_id, e.id;
 END $$;
 
 -- The replies of post_message and post_read alone, for other callers.

@@ -51,3 +51,36 @@ SELECT pg_temp.is((SELECT count(*)::text FROM messaging.deliveries WHERE convers
 SELECT pg_temp.ok((SELECT bool_and(messaging.delivered_at(m) IS NOT NULL) FROM messages m WHERE m.id IN (:m1, :m2)),
   'cumulative: both delivered');
 SELECT pg_temp.is((SELECT status::text FROM messaging.mark_delivered(:d2, :ca, :m2)), '404', 'not a participant: 404');
+-- delivery_receipts = off (the connection's messaging.receipts): the marker stays.
+SELECT (body::json -> 'message' ->> 'id')::bigint AS m3 FROM messaging.send_message(:p3, NULL, :ca, 'r3', NULL, 10000, false) \gset
+SET messaging.receipts = 'off';
+SELECT pg_temp.is((SELECT body || coalesce(event_id::text, '') FROM messaging.mark_delivered(:d1, :ca, :m3)), '{"delivered":false}',
+  'receipts off: no move, no event');
+RESET messaging.receipts;
+SELECT pg_temp.ok((SELECT up_to_id = :m2 FROM messaging.deliveries WHERE conversation_id = :ca AND user_id = :d1),
+  'receipts off: the marker did not move');
+
+-- mark_delivered_many: a gateway's flush of receipts as one statement.
+SELECT (body::json -> 'message' ->> 'id')::bigint AS m5 FROM messaging.send_message(:d1, NULL, :ca, 'b2', NULL, 10000, false) \gset
+SELECT last_event_id AS ca_prev FROM conversations WHERE id = :ca \gset
+CREATE TEMP TABLE many AS
+SELECT * FROM messaging.mark_delivered_many(ARRAY[:d1, :p3, :d1, :d2], ARRAY[:ca, :ca, :ca, :ca]::bigint[],
+                                            ARRAY[:m3, :m5, :m3, :m5]::bigint[]);
+SELECT pg_temp.is((SELECT count(*)::text FROM many), '2',
+  'many: one event per marker that moved (a duplicate once, a non-participant none)');
+SELECT pg_temp.is((SELECT string_agg(data::json ->> 'userId', ',' ORDER BY event_id) FROM many),
+  least(:p3, :d1) || ',' || greatest(:p3, :d1), 'many: two recipients of one conversation, in user order');
+SELECT pg_temp.is((SELECT prev_id::text FROM many ORDER BY event_id LIMIT 1), :'ca_prev',
+  'many: the first event''s previous id is the conversation''s last');
+SELECT pg_temp.is((SELECT ((array_agg(prev_id ORDER BY event_id))[2] = (array_agg(event_id ORDER BY event_id))[1])::text FROM many),
+  'true', 'many: the second chains on the first');
+SELECT pg_temp.is((SELECT (last_event_id = (SELECT max(event_id) FROM many))::text FROM conversations WHERE id = :ca), 'true',
+  'many: last_event_id is the newest');
+SELECT pg_temp.ok((SELECT up_to_id = :m3 FROM messaging.deliveries WHERE conversation_id = :ca AND user_id = :d1),
+  'many: the marker moved');
+SELECT pg_temp.is((SELECT count(*)::text FROM messaging.mark_delivered_many(ARRAY[:d1], ARRAY[:ca]::bigint[], ARRAY[:m3]::bigint[])), '0',
+  'many: again, nothing');
+SELECT pg_temp.is((SELECT count(*)::text FROM messaging.mark_delivered_many('{}', '{}', '{}')), '0', 'many: empty, nothing');
+SELECT pg_temp.is((SELECT count(*)::text FROM messaging.events e JOIN many ON many.event_id = e.id WHERE e.kind = 'messages_delivered'),
+  '2', 'many: the events are stored');
+DROP TABLE many;

@@ -196,6 +196,23 @@ int main(void)
     CHECK(load("jwt_algorithm = RS256\njwt_public_key_file = /nonexistent.pem\n", &cfg, err, sizeof err) == -1 &&
           strstr(err, "jwt_public_key_file"));
     msg_config_free(&cfg);
+    /* The section 9 switches: on or off, defaults on. */
+    snprintf(text, sizeof text, "database_url = postgresql:///x\njwt_secret = %s\n", SECRET);
+    CHECK(load(text, &cfg, err, sizeof err) == 0);
+    CHECK_STR(cfg.presence, "on");
+    CHECK_STR(cfg.delivery_receipts, "on");
+    CHECK_STR(cfg.audit_log, "on");
+    msg_config_free(&cfg);
+    snprintf(text, sizeof text, "database_url = postgresql:///x\njwt_secret = %s\npresence = off\n", SECRET);
+    CHECK(load(text, &cfg, err, sizeof err) == 0);
+    CHECK_STR(cfg.presence, "off");
+    msg_config_free(&cfg);
+    snprintf(text, sizeof text, "database_url = postgresql:///x\njwt_secret = %s\ndelivery_receipts = no\n", SECRET);
+    CHECK(load(text, &cfg, err, sizeof err) == -1 && strstr(err, "delivery_receipts must be on or off"));
+    msg_config_free(&cfg);
+    snprintf(text, sizeof text, "database_url = postgresql:///x\njwt_secret = %s\npresence = maybe\n", SECRET);
+    CHECK(load(text, &cfg, err, sizeof err) == -1 && strstr(err, "presence must be on or off"));
+    msg_config_free(&cfg);
     snprintf(text, sizeof text, "jwt_secret = %s\nlog_level = loud\n", SECRET);
     CHECK(load(text, &cfg, err, sizeof err) == -1 && strstr(err, "log_level"));
     msg_config_free(&cfg);

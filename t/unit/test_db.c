@@ -66,10 +66,12 @@ static void sql1(PGconn *c, const char *sql, char *out, size_t cap)
 static void options_text(void)
 {
     char buf[200];
-    msg_db_session_options(buf, sizeof buf, NULL, "rest", 1);
-    CHECK_STR(buf, "-c messaging.via=rest -c messaging.audit_log=on");
-    msg_db_session_options(buf, sizeof buf, "-c work_mem=4MB", "socket", 0);
-    CHECK_STR(buf, "-c work_mem=4MB -c messaging.via=socket -c messaging.audit_log=off");
+    struct msg_config on = {.audit_log = "on", .delivery_receipts = "on"};
+    struct msg_config off = {.audit_log = "off", .delivery_receipts = "off"};
+    msg_db_session_options(buf, sizeof buf, NULL, "rest", &on);
+    CHECK_STR(buf, "-c messaging.via=rest -c messaging.audit_log=on -c messaging.receipts=on");
+    msg_db_session_options(buf, sizeof buf, "-c work_mem=4MB", "socket", &off);
+    CHECK_STR(buf, "-c work_mem=4MB -c messaging.via=socket -c messaging.audit_log=off -c messaging.receipts=off");
     /* Added options go after the statement timeout; none added: unchanged. */
     struct msg_db_params p;
     CHECK_INT(msg_db_params_init(&p, "host=/nonexistent-msg-unit dbname=m", "unit", 3, 500), 0);

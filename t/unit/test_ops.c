@@ -72,7 +72,8 @@ int main(void)
     CHECK_INT(msg_ops[MSG_OP_HEALTH].nparams, 0);
     CHECK(msg_ops[MSG_OP_SEND_MESSAGE].writes && msg_ops[MSG_OP_SEND_MESSAGE].emits &&
           msg_ops[MSG_OP_SEND_MESSAGE].batch);
-    CHECK(msg_ops[MSG_OP_MARK_READ].emits && msg_ops[MSG_OP_MARK_DELIVERED].emits);
+    CHECK(msg_ops[MSG_OP_MARK_READ].emits && msg_ops[MSG_OP_MARK_DELIVERED_MANY].emits &&
+          !msg_ops[MSG_OP_MARK_DELIVERED_MANY].batch);
     /* Reads are never retried as writes, nor batched. */
     CHECK(!msg_ops[MSG_OP_LIST_MESSAGES].writes && !msg_ops[MSG_OP_LIST_MESSAGES].batch);
     CHECK(!msg_ops[MSG_OP_LIST_MESSAGE_ROWS].writes && !msg_ops[MSG_OP_EVENTS_FOR].writes);

@@ -107,7 +107,7 @@ void gw_join_now(struct gateway *g, sio_socket *s, int conv, int64_t ack_id, con
     json_object *d = gw_conv_object(conv);
     gw_emit(g, s, "room_joined", d);
     /* The other participant's presence, right after (sql/043). */
-    if (presence && presence[0]) {
+    if (presence && presence[0] && strcmp(g->cfg->presence, "off") != 0) {
         char arr[GW_PRESENCE_MAX + 16];
         int n = snprintf(arr, sizeof arr, "[\"presence\",%s]", presence);
         if (n > 0 && (size_t)n < sizeof arr && sio_emit_text(s, arr, (size_t)n) == 0)
@@ -406,6 +406,8 @@ static void typing_elsewhere(struct gateway *g, const struct msg_bus_msg *m)
 
 void gw_presence(struct gateway *g, const struct gw_client *c, int connected)
 {
+    if (strcmp(g->cfg->presence, "off") == 0)
+        return;
     /* The socket's own connection: its close never overtakes its connect. */
     struct pgc *db = gw_db_for(g, c->socket_id);
     char uid[16];

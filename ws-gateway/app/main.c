@@ -266,8 +266,8 @@ static struct pgc *new_pgc(struct app *a, const char *name, size_t max_queue, co
     struct pgc *c = pgc_new(a->g.ctx, a->g.vh, cfg->database_url, name, max_queue, GW_DB_QUEUE_BYTES, listen, hooks);
     if (!c)
         return NULL;
-    char dbopts[160];
-    msg_db_session_options(dbopts, sizeof dbopts, NULL, "socket", strcmp(cfg->audit_log, "off") != 0);
+    char dbopts[200];
+    msg_db_session_options(dbopts, sizeof dbopts, NULL, "socket", cfg);
     pgc_set_timeouts(c, cfg->db_connect_timeout_s, cfg->db_statement_timeout_ms);
     if (pgc_set_options(c, dbopts) < 0) {
         pgc_free(c);

@@ -1,7 +1,8 @@
 /* Delivery receipts from the gateway (API.md section 9): a new_message
- * written to a socket of its recipient delivers it. The marker moves
- * through the group commit (messaging.mark_delivered, batchable), and its
- * messages_delivered event goes to the room like any other. Coalesced: the
+ * written to a socket of its recipient delivers it. The markers of a flush
+ * move in one statement and one commit (messaging.mark_delivered_many,
+ * every conversation of the flush), and their messages_delivered events go
+ * to the room like any other. Coalesced: the
  * deliveries of GW_RECEIPT_MS go as one mark per conversation and
  * recipient, and a conversation marked less than GW_RECEIPT_GAP_MS ago
  * waits for that gap (API.md: within 1 s). A conversation at chat pace gets
@@ -13,10 +14,11 @@
 #include <string.h>
 
 #include "clock.h"
+#include "sbuf.h"
 #include "gateway.h"
 
 #define GW_RECEIPT_MS 100
-#define GW_RECEIPT_GAP_MS 500
+#define GW_RECEIPT_GAP_MS 700
 _Static_assert(GW_RECEIPT_GAP_MS + GW_RECEIPT_MS < 1000, "API.md: a receipt within 1 s of the delivery");
 
 /* What waits for the next flush in one conversation: up to two recipients. */
@@ -55,20 +57,24 @@ static void find_recipient(sio_socket *s, void *arg)
         w->recipient = c->user_id;
 }
 
+/* One row per marker that moved: its messages_delivered event, in
+ * conversation and event order (messaging.mark_delivered_many). */
 static void marked(void *arg, PGresult *res)
 {
     struct gateway *g = arg;
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) != 5 ||
-        PQgetisnull(res, 0, 2) || PQgetisnull(res, 0, 4))
-        return; /* nothing moved (or the database is away: the next fetch or write delivers) */
-    char *end;
-    long long ev = strtoll(PQgetvalue(res, 0, 2), &end, 10);
-    long long prev = PQgetisnull(res, 0, 3) ? 0 : atoll(PQgetvalue(res, 0, 3));
-    int conv = (int)json_int_after(PQgetvalue(res, 0, 4), "conversationId");
-    if (conv <= 0)
-        return;
-    gw_deliver_next(g, ev, prev, conv, "messages_delivered", PQgetvalue(res, 0, 4));
-    gw_ring(g, conv);
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 5)
+        return; /* the database is away: the next fetch or write delivers */
+    for (int i = 0; i < PQntuples(res); i++) {
+        if (PQgetisnull(res, i, 2) || PQgetisnull(res, i, 4))
+            continue;
+        long long ev = atoll(PQgetvalue(res, i, 2));
+        long long prev = PQgetisnull(res, i, 3) ? 0 : atoll(PQgetvalue(res, i, 3));
+        int conv = (int)json_int_after(PQgetvalue(res, i, 4), "conversationId");
+        if (ev <= 0 || conv <= 0)
+            continue;
+        gw_deliver_next(g, ev, prev, conv, "messages_delivered", PQgetvalue(res, i, 4));
+        gw_ring(g, conv);
+    }
 }
 
 static void flush(lws_sorted_usec_list_t *sul);
@@ -82,6 +88,40 @@ static void schedule(struct gateway *g)
     }
 }
 
+/* The marks of one flush as three PostgreSQL arrays: one statement, one
+ * commit, whatever the number of conversations (measured against one
+ * mark_delivered per marker in the batches of sends: docs/events.md). */
+struct marks {
+    struct sbuf users, convs, up_to;
+    int n;
+    int first_conv;
+};
+
+static void marks_add(struct marks *m, int user, int conv, long long up_to)
+{
+    const char *sep = m->n++ ? "," : "";
+    sbuf_printf(&m->users, "%s%d", sep, user);
+    sbuf_printf(&m->convs, "%s%d", sep, conv);
+    sbuf_printf(&m->up_to, "%s%lld", sep, up_to);
+    if (!m->first_conv || conv < m->first_conv)
+        m->first_conv = conv;
+}
+
+static void marks_send(struct gateway *g, struct marks *m)
+{
+    sbuf_puts(&m->users, "}");
+    sbuf_puts(&m->convs, "}");
+    sbuf_puts(&m->up_to, "}");
+    struct pgc *db = gw_db(g);
+    if (m->n && db && sbuf_ok(&m->users) && sbuf_ok(&m->convs) && sbuf_ok(&m->up_to)) {
+        const char *params[] = {m->users.p, m->convs.p, m->up_to.p};
+        pgc_write(db, MSG_OP_MARK_DELIVERED_MANY, m->first_conv, params, marked, g);
+    }
+    sbuf_free(&m->users);
+    sbuf_free(&m->convs);
+    sbuf_free(&m->up_to);
+}
+
 static void flush(lws_sorted_usec_list_t *sul)
 {
     struct gw_receipts *r = lws_container_of(sul, struct gw_receipts, sul);
@@ -90,6 +130,13 @@ static void flush(lws_sorted_usec_list_t *sul)
     long long now = msg_now_ms();
     struct imap later;
     imap_init(&later);
+    struct marks m = {.n = 0, .first_conv = 0};
+    sbuf_init(&m.users);
+    sbuf_init(&m.convs);
+    sbuf_init(&m.up_to);
+    sbuf_puts(&m.users, "{");
+    sbuf_puts(&m.convs, "{");
+    sbuf_puts(&m.up_to, "{");
     size_t i = 0;
     int conv;
     intptr_t v;
@@ -100,20 +147,12 @@ static void flush(lws_sorted_usec_list_t *sul)
             continue; /* marked lately: this one waits for the gap */
         if (cv)
             cv->receipt_ms = now;
-        for (int k = 0; k < 2; k++) {
-            if (!p->user[k])
-                continue;
-            char uid[16], cid[16], up[24];
-            snprintf(uid, sizeof uid, "%d", p->user[k]);
-            snprintf(cid, sizeof cid, "%d", conv);
-            snprintf(up, sizeof up, "%lld", p->up_to[k]);
-            const char *params[] = {uid, cid, up};
-            struct pgc *db = gw_db(g);
-            if (db)
-                pgc_write(db, MSG_OP_MARK_DELIVERED, conv, params, marked, g);
-        }
+        for (int k = 0; k < 2; k++)
+            if (p->user[k])
+                marks_add(&m, p->user[k], conv, p->up_to[k]);
         free(p);
     }
+    marks_send(g, &m);
     imap_free(&r->pending);
     r->pending = later;
     if (later.len)
@@ -124,7 +163,8 @@ void gw_receipts_init(struct gateway *g)
 {
     g->receipts.g = g;
     g->receipts.scheduled = 0;
-    g->on_room_written = gw_receipt_written;
+    /* delivery_receipts = off: nothing observes the rooms' writes. */
+    g->on_room_written = strcmp(g->cfg->delivery_receipts, "off") != 0 ? gw_receipt_written : NULL;
     imap_init(&g->receipts.pending);
 }
 

@@ -2,6 +2,7 @@
  * cadence of each task counted here (no state hidden in the tasks). */
 #include <libwebsockets.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "gateway.h"
 
@@ -27,7 +28,11 @@ static void audit_purge(struct gateway *g) { run_op(g, MSG_OP_AUDIT_PURGE, g->cf
 
 /* Users whose last socket closed presence_grace_s ago, or whose gateway
  * died, go offline (sql/043_presence.sql); every second, from every gateway. */
-static void presence_sweep(struct gateway *g) { run_op(g, MSG_OP_PRESENCE_SWEEP, g->cfg->presence_grace_s); }
+static void presence_sweep(struct gateway *g)
+{
+    if (strcmp(g->cfg->presence, "off") != 0)
+        run_op(g, MSG_OP_PRESENCE_SWEEP, g->cfg->presence_grace_s);
+}
 
 static void tick(lws_sorted_usec_list_t *sul)
 {
