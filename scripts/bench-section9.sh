@@ -11,7 +11,8 @@
 #
 # Environment: BENCH_LOAD, BENCH_ROUNDS (3), BENCH_CONNECTIONS (sockets held,
 # 10000), BENCH_FANOUT_RATES (the sweep, msgs/s), BENCH_STEPS (a part of
-# "connect rest fanout").
+# "connect rest fanout"), BENCH_B_CONF (lines added to B's messaging.conf,
+# e.g. "delivery_receipts = off", to price one part alone).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
 cd "$ROOT"
@@ -39,6 +40,7 @@ start_stack() {
     export MESSAGING_PG_PORT=$((20000 + RANDOM % 20000)) MESSAGING_JWT_SECRET=$SECRET
     export MESSAGING_CONFIG=$var/bench.conf
     printf 'log_level = warn\npresence = %s\ndelivery_receipts = %s\naudit_log = %s\n' "$sw" "$sw" "$sw" >"$MESSAGING_CONFIG"
+    [ "$name" = off ] || printf '%b\n' "${BENCH_B_CONF:-}" >>"$MESSAGING_CONFIG"
     # The side-by-side's nginx limit: none per token for a load generator.
     export MESSAGING_RATE_LIMIT=100000r/s MESSAGING_RATE_BURST=100000
     ulimit -n 20000 2>/dev/null
@@ -79,4 +81,11 @@ rc=0
 want connect && { compare connect 1 --connections "${BENCH_CONNECTIONS:-10000}" --hold 30 --connect-timeout 20 --settle 15 || rc=1; }
 want rest && { compare rest "$R" --endpoints messages,unread,conversations,post --duration 10 --warmup 2 --connections 64 || rc=1; }
 want fanout && { compare fanout "$R" --conversations 500 --duration 10 --warmup 2 --pause 2 --drain 5 --rate "$RATES" || rc=1; }
+# What the gateways did (events out, catch-up reads, transactions):
+# build/bench/section9-metrics-off|on.txt.
+for t in off:"$WS_A" on:"$WS_B"; do
+  curl -fsS "http://127.0.0.1:${t#*:}/metrics" 2>/dev/null |
+    grep -E '^messaging_(catchups|catchup_rooms|db_transactions|db_group_commits)_total|^messaging_events_out_total' \
+      >"$OUT/section9-metrics-${t%%:*}.txt"
+done
 exit $rc

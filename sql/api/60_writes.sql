@@ -242,16 +242,18 @@ END $$;
 -- set: p_users[i] got the messages of p_convs[i] up to p_up_to[i]. One row
 -- per marker that moved (its messages_delivered event, as mark_delivered
 -- returns it); a mark that moves nothing, or of someone not taking part,
--- returns nothing. The conversations' row locks are taken first, in id
--- order, in a statement of their own (so that the writes read the newest
--- last_event_id): the caller commits it alone, never inside a batch of
--- sends, which lock in conversation order too. Measured against one
+-- returns nothing; a conversation locked by another writer returns its
+-- mark with status 409, for the caller's next flush. The row locks are
+-- taken first, in a statement of their own (so that the writes read the
+-- newest last_event_id): the caller commits it alone, never inside a batch
+-- of sends. Measured against one
 -- mark_delivered call per marker in the gateway's batches: docs/events.md.
 CREATE OR REPLACE FUNCTION messaging.mark_delivered_many(p_users integer[], p_convs bigint[], p_up_to bigint[])
 RETURNS SETOF messaging.write_result
 LANGUAGE plpgsql AS $$
 DECLARE
   v_convs bigint[];
+  v_wanted bigint[];
 BEGIN
   IF NOT messaging.receipts_on() THEN
     RETURN;
@@ -265,7 +267,22 @@ BEGIN
   IF v_convs IS NULL THEN
     RETURN;
   END IF;
-  PERFORM 1 FROM public.conversations c WHERE c.id = ANY (v_convs) ORDER BY c.id FOR NO KEY UPDATE;
+  -- A receipt never waits for a lock: a conversation whose row a send
+  -- holds is skipped (status 409, its mark as data) and the gateway marks
+  -- it at its next flush. So this transaction, which sends of these
+  -- conversations may wait for, never waits itself.
+  v_wanted := v_convs;
+  SELECT array_agg(x.id) INTO v_convs
+    FROM (SELECT c.id FROM public.conversations c WHERE c.id = ANY (v_wanted)
+           ORDER BY c.id FOR NO KEY UPDATE SKIP LOCKED) x;
+  RETURN QUERY
+  SELECT 409, NULL::text, NULL::bigint, NULL::bigint,
+         json_build_object('conversationId', r.conv, 'userId', r.usr, 'upToId', r.up_to)::text
+    FROM unnest(p_users, p_convs, p_up_to) AS r(usr, conv, up_to)
+   WHERE r.conv = ANY (v_wanted) AND NOT r.conv = ANY (coalesce(v_convs, '{}'));
+  IF v_convs IS NULL THEN
+    RETURN;
+  END IF;
   RETURN QUERY
   WITH req AS (
     SELECT DISTINCT ON (r.conv, r.usr) r.usr, r.conv::integer AS conv, r.up_to

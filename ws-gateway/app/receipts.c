@@ -19,6 +19,11 @@
 
 #define GW_RECEIPT_MS 100
 #define GW_RECEIPT_GAP_MS 700
+/* Markers per statement: each statement holds its conversations' row locks
+ * and its connection until it commits, so sends of those conversations (and
+ * on that connection) wait for it; small statements over the pool keep that
+ * wait short (one statement per flush measured: p99 of new_message x6). */
+#define GW_RECEIPT_MARKS 16
 _Static_assert(GW_RECEIPT_GAP_MS + GW_RECEIPT_MS < 1000, "API.md: a receipt within 1 s of the delivery");
 
 /* What waits for the next flush in one conversation: up to two recipients. */
@@ -57,26 +62,6 @@ static void find_recipient(sio_socket *s, void *arg)
         w->recipient = c->user_id;
 }
 
-/* One row per marker that moved: its messages_delivered event, in
- * conversation and event order (messaging.mark_delivered_many). */
-static void marked(void *arg, PGresult *res)
-{
-    struct gateway *g = arg;
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 5)
-        return; /* the database is away: the next fetch or write delivers */
-    for (int i = 0; i < PQntuples(res); i++) {
-        if (PQgetisnull(res, i, 2) || PQgetisnull(res, i, 4))
-            continue;
-        long long ev = atoll(PQgetvalue(res, i, 2));
-        long long prev = PQgetisnull(res, i, 3) ? 0 : atoll(PQgetvalue(res, i, 3));
-        int conv = (int)json_int_after(PQgetvalue(res, i, 4), "conversationId");
-        if (ev <= 0 || conv <= 0)
-            continue;
-        gw_deliver_next(g, ev, prev, conv, "messages_delivered", PQgetvalue(res, i, 4));
-        gw_ring(g, conv);
-    }
-}
-
 static void flush(lws_sorted_usec_list_t *sul);
 
 static void schedule(struct gateway *g)
@@ -88,14 +73,81 @@ static void schedule(struct gateway *g)
     }
 }
 
-/* The marks of one flush as three PostgreSQL arrays: one statement, one
- * commit, whatever the number of conversations (measured against one
- * mark_delivered per marker in the batches of sends: docs/events.md). */
+/* A mark waiting for the next flush: user got conv's messages up to id. */
+static void pend(struct gateway *g, int conv, int user, long long id)
+{
+    struct gw_receipts *r = &g->receipts;
+    struct pending *p = (struct pending *)imap_get(&r->pending, conv);
+    if (!p) {
+        if (!(p = calloc(1, sizeof *p)))
+            return;
+        if (imap_put(&r->pending, conv, (intptr_t)p) < 0) {
+            free(p);
+            return;
+        }
+    }
+    int k = p->user[0] == user || !p->user[0] ? 0 : 1;
+    if (p->user[k] && p->user[k] != user)
+        return; /* a third user: not a participant's conversation as we know it */
+    p->user[k] = user;
+    if (id > p->up_to[k])
+        p->up_to[k] = id;
+    schedule(g);
+}
+
+/* One row per marker that moved: its messages_delivered event, in
+ * conversation and event order (messaging.mark_delivered_many). */
+static void marked(void *arg, PGresult *res)
+{
+    struct gateway *g = arg;
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 5)
+        return; /* the database is away: the next fetch or write delivers */
+    for (int i = 0; i < PQntuples(res); i++) {
+        if (PQgetisnull(res, i, 4))
+            continue;
+        const char *data = PQgetvalue(res, i, 4);
+        if (atoi(PQgetvalue(res, i, 0)) == 409) { /* its conversation was locked: the next flush */
+            long long c = json_int_after(data, "conversationId"), u = json_int_after(data, "userId");
+            long long up = json_int_after(data, "upToId");
+            struct gw_conv *cv = c > 0 ? gw_conv_get(g, (int)c) : NULL;
+            if (cv)
+                cv->receipt_ms = 0; /* nothing was marked: no gap to wait for */
+            if (c > 0 && u > 0 && up > 0)
+                pend(g, (int)c, (int)u, up);
+            continue;
+        }
+        if (PQgetisnull(res, i, 2))
+            continue;
+        long long ev = atoll(PQgetvalue(res, i, 2));
+        long long prev = PQgetisnull(res, i, 3) ? 0 : atoll(PQgetvalue(res, i, 3));
+        int conv = (int)json_int_after(PQgetvalue(res, i, 4), "conversationId");
+        if (ev <= 0 || conv <= 0)
+            continue;
+        gw_deliver_next(g, ev, prev, conv, "messages_delivered", PQgetvalue(res, i, 4));
+        gw_ring(g, conv);
+    }
+}
+
+/* The marks of a flush as three PostgreSQL arrays: one statement and one
+ * commit per GW_RECEIPT_MARKS markers (measured against one mark_delivered
+ * per marker in the batches of sends: docs/events.md). */
 struct marks {
     struct sbuf users, convs, up_to;
     int n;
     int first_conv;
 };
+
+static void marks_start(struct marks *m)
+{
+    m->n = 0;
+    m->first_conv = 0;
+    sbuf_init(&m->users);
+    sbuf_init(&m->convs);
+    sbuf_init(&m->up_to);
+    sbuf_puts(&m->users, "{");
+    sbuf_puts(&m->convs, "{");
+    sbuf_puts(&m->up_to, "{");
+}
 
 static void marks_add(struct marks *m, int user, int conv, long long up_to)
 {
@@ -130,13 +182,8 @@ static void flush(lws_sorted_usec_list_t *sul)
     long long now = msg_now_ms();
     struct imap later;
     imap_init(&later);
-    struct marks m = {.n = 0, .first_conv = 0};
-    sbuf_init(&m.users);
-    sbuf_init(&m.convs);
-    sbuf_init(&m.up_to);
-    sbuf_puts(&m.users, "{");
-    sbuf_puts(&m.convs, "{");
-    sbuf_puts(&m.up_to, "{");
+    struct marks m;
+    marks_start(&m);
     size_t i = 0;
     int conv;
     intptr_t v;
@@ -151,6 +198,10 @@ static void flush(lws_sorted_usec_list_t *sul)
             if (p->user[k])
                 marks_add(&m, p->user[k], conv, p->up_to[k]);
         free(p);
+        if (m.n >= GW_RECEIPT_MARKS - 1) {
+            marks_send(g, &m);
+            marks_start(&m);
+        }
     }
     marks_send(g, &m);
     imap_free(&r->pending);
@@ -191,21 +242,5 @@ void gw_receipt_written(struct gateway *g, int conv, const char *data)
     sio_room_foreach(g->srv, GW_NS, room, find_recipient, &w);
     if (!w.recipient)
         return; /* only the sender's own sockets: nothing delivered */
-    struct gw_receipts *r = &g->receipts;
-    struct pending *p = (struct pending *)imap_get(&r->pending, conv);
-    if (!p) {
-        if (!(p = calloc(1, sizeof *p)))
-            return;
-        if (imap_put(&r->pending, conv, (intptr_t)p) < 0) {
-            free(p);
-            return;
-        }
-    }
-    int k = p->user[0] == w.recipient || !p->user[0] ? 0 : 1;
-    if (p->user[k] && p->user[k] != w.recipient)
-        return; /* a third user: not a participant's conversation as we know it */
-    p->user[k] = w.recipient;
-    if (id > p->up_to[k])
-        p->up_to[k] = id;
-    schedule(g);
+    pend(g, conv, w.recipient, id);
 }
