@@ -120,10 +120,10 @@ static void marked(void *arg, PGresult *res)
             continue;
         long long ev = atoll(PQgetvalue(res, i, 2));
         long long prev = PQgetisnull(res, i, 3) ? 0 : atoll(PQgetvalue(res, i, 3));
-        int conv = (int)json_int_after(PQgetvalue(res, i, 4), "conversationId");
+        int conv = (int)json_int_after(data, "conversationId");
         if (ev <= 0 || conv <= 0)
             continue;
-        gw_deliver_next(g, ev, prev, conv, "messages_delivered", PQgetvalue(res, i, 4));
+        gw_deliver_next(g, ev, prev, conv, "messages_delivered", data);
         gw_ring(g, conv);
     }
 }
@@ -134,13 +134,11 @@ static void marked(void *arg, PGresult *res)
 struct marks {
     struct sbuf users, convs, up_to;
     int n;
-    int first_conv;
 };
 
 static void marks_start(struct marks *m)
 {
     m->n = 0;
-    m->first_conv = 0;
     sbuf_init(&m->users);
     sbuf_init(&m->convs);
     sbuf_init(&m->up_to);
@@ -155,8 +153,6 @@ static void marks_add(struct marks *m, int user, int conv, long long up_to)
     sbuf_printf(&m->users, "%s%d", sep, user);
     sbuf_printf(&m->convs, "%s%d", sep, conv);
     sbuf_printf(&m->up_to, "%s%lld", sep, up_to);
-    if (!m->first_conv || conv < m->first_conv)
-        m->first_conv = conv;
 }
 
 static void marks_send(struct gateway *g, struct marks *m)
@@ -167,7 +163,7 @@ static void marks_send(struct gateway *g, struct marks *m)
     struct pgc *db = gw_db(g);
     if (m->n && db && sbuf_ok(&m->users) && sbuf_ok(&m->convs) && sbuf_ok(&m->up_to)) {
         const char *params[] = {m->users.p, m->convs.p, m->up_to.p};
-        pgc_write(db, MSG_OP_MARK_DELIVERED_MANY, m->first_conv, params, marked, g);
+        pgc_op(db, MSG_OP_MARK_DELIVERED_MANY, params, marked, g); /* never batched: no sort key */
     }
     sbuf_free(&m->users);
     sbuf_free(&m->convs);
