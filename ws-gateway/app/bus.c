@@ -43,9 +43,17 @@ static void cursor_read(void *arg, PGresult *res)
     if (!cv)
         return;
     cv->cursor_inflight = 0;
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-        return; /* still pending: the timer asks again */
-    cv->cursor = atoll(PQgetvalue(res, 0, 0));
+    /* No answer: still pending, the timer asks again. Already ready: a
+     * restore's replay knew the cursor first (recovery.c). */
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || cv->state != CONV_PENDING)
+        return;
+    gw_conv_ready(g, cv, atoll(PQgetvalue(res, 0, 0)));
+}
+
+void gw_conv_ready(struct gateway *g, struct gw_conv *cv, long long cursor)
+{
+    int x_conv = cv->id;
+    cv->cursor = cursor;
     cv->state = CONV_READY;
     /* The joins that waited for it, in their order. */
     struct gw_joiner *j = cv->joiners;

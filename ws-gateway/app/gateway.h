@@ -98,6 +98,9 @@ struct gw_conv {
     enum gw_conv_state state;
     int missed; /* an event came while pending: catch up */
     int cursor_inflight;
+    /* Restores in flight whose socket will enter this room: it is not
+     * released while they wait, or their replay would find no room. */
+    int restores;
     long long receipt_ms; /* when receipts.c last marked a delivery here */
     /* Sockets whose join waits for the cursor: they enter the room, and
      * are told room_joined, only once it is known (gw_join_now). */
@@ -272,6 +275,9 @@ void gw_deliver(struct gateway *g, long long id, int conv, const char *kind, con
 /* A socket joined conversation_<id>: hold the room (cursor from the db). */
 void gw_hold(struct gateway *g, int conv);
 void gw_ask_cursor(struct gateway *g, struct gw_conv *cv);
+/* The room's cursor is known: ready, its waiting joins in, and whatever
+ * rang meanwhile read. */
+void gw_conv_ready(struct gateway *g, struct gw_conv *cv, long long cursor);
 void gw_ask_pending_cursors(struct gateway *g);
 /* An event we just stored, `prev` the one before it in its conversation:
  * sent at once when the room had exactly `prev`, else read in order. */

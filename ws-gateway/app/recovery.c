@@ -173,7 +173,8 @@ struct restore {
     struct gateway *g;
     uint64_t socket_id;
     int n;
-    int *rooms;
+    int *rooms;        /* each held, and kept (gw_conv.restores) until r is freed */
+    long long *afters; /* the event id after which each is replayed */
 };
 
 /* Of the n events missed (res), what the rooms here were sent before this
@@ -198,8 +199,31 @@ static void send_missed(struct gateway *g, sio_socket *s, PGresult *res, int n)
 
 static void restore_free(struct restore *r)
 {
+    for (int i = 0; i < r->n; i++) {
+        struct gw_conv *cv = gw_conv_get(r->g, r->rooms[i]);
+        if (cv && cv->restores > 0)
+            cv->restores--;
+    }
     free(r->rooms);
+    free(r->afters);
     free(r);
+}
+
+/* A room still waiting for its cursor (its read failed and waits for the
+ * timer) when the replay came: the replay read all of it after its mark, so
+ * its newest event is known, and it starts from there. */
+static void ready_from_replay(struct gateway *g, const struct restore *r, PGresult *res, int n)
+{
+    for (int k = 0; k < r->n; k++) {
+        struct gw_conv *cv = gw_conv_get(g, r->rooms[k]);
+        if (!cv || cv->state != CONV_PENDING)
+            continue;
+        long long newest = r->afters[k];
+        for (int i = 0; i < n; i++)
+            if (atoi(PQgetvalue(res, i, 1)) == r->rooms[k] && atoll(PQgetvalue(res, i, 0)) > newest)
+                newest = atoll(PQgetvalue(res, i, 0));
+        gw_conv_ready(g, cv, newest);
+    }
 }
 
 /* The client a restore is for, or NULL (and r freed) when its socket went
@@ -230,6 +254,7 @@ static void restored_events(void *arg, PGresult *res)
         restore_free(r);
         return;
     }
+    ready_from_replay(g, r, res, n);
     snprintf(c->pid, sizeof c->pid, "%s", c->restore_pid);
     sio_accept_pid(s, c->pid); /* on_connected: connection_established */
     send_missed(g, s, res, n);
@@ -265,7 +290,8 @@ static int plan_rooms(struct gateway *g, struct restore *r, json_object *joined,
                       bool in_log, struct sbuf *convs, struct sbuf *afters)
 {
     int nr = joined && json_object_is_type(joined, json_type_object) ? json_object_object_length(joined) : -1;
-    if (nr < 0 || !(r->rooms = calloc((size_t)(nr > 0 ? nr : 1), sizeof *r->rooms)))
+    if (nr < 0 || !(r->rooms = calloc((size_t)(nr > 0 ? nr : 1), sizeof *r->rooms)) ||
+        !(r->afters = calloc((size_t)(nr > 0 ? nr : 1), sizeof *r->afters)))
         return -1;
     sbuf_puts(convs, "{");
     sbuf_puts(afters, "{");
@@ -275,10 +301,15 @@ static int plan_rooms(struct gateway *g, struct restore *r, json_object *joined,
         int conv = atoi(key);
         long long j = (long long)json_object_get_int64(val); /* the room when joined */
         long long d = json_object_is_type(sent, json_type_object) ? json_ll(sent, conv) : -1;
+        gw_hold(g, conv);
+        struct gw_conv *cv = gw_conv_get(g, conv);
+        if (!cv)
+            return -1; /* out of memory: a fresh session */
+        cv->restores++;
+        r->afters[r->n] = gw_replay_after(offset, in_log, j, d);
         r->rooms[r->n++] = conv;
         sbuf_printf(convs, "%s%d", r->n > 1 ? "," : "", conv);
-        sbuf_printf(afters, "%s%lld", r->n > 1 ? "," : "", gw_replay_after(offset, in_log, j, d));
-        gw_hold(g, conv);
+        sbuf_printf(afters, "%s%lld", r->n > 1 ? "," : "", r->afters[r->n - 1]);
     }
     sbuf_puts(convs, "}");
     sbuf_puts(afters, "}");

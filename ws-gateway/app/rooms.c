@@ -33,7 +33,8 @@ void gw_release_empty(struct gateway *g)
     while (imap_next(&g->convs, &i, &id, &v)) {
         char room[32];
         gw_room_name(id, room, sizeof room);
-        if (sio_room_size(g->srv, GW_NS, room) == 0 && !((struct gw_conv *)v)->njoiners && n < 256)
+        struct gw_conv *cv = (struct gw_conv *)v;
+        if (sio_room_size(g->srv, GW_NS, room) == 0 && !cv->njoiners && !cv->restores && n < 256)
             drop[n++] = id;
     }
     for (int k = 0; k < n; k++) {
