@@ -35,6 +35,23 @@ BEGIN
    WHERE messaging.audit_on();
 END $$;
 
+-- The row of a read that wrote nothing else (the conversation list, a
+-- conversation, a page of messages, a room joined): its transaction's commit need not wait
+-- for the disk, as the messages page's (list_message_rows) does not
+-- (docs/operations.md, the access log). Never for a write: a write's row is
+-- as durable as the write. The REST and socket reads run alone in their
+-- transaction (shared/ops.c: not batched), so the setting reaches nothing
+-- else.
+CREATE OR REPLACE FUNCTION messaging.audit_read(p_user integer, p_action text, p_conv bigint, p_detail jsonb)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF messaging.audit_on() THEN
+    PERFORM set_config('synchronous_commit', 'off', true);
+    PERFORM messaging.audit(p_user, p_action, p_conv, p_detail);
+  END IF;
+END $$;
+
 -- The outcome of a reply, for `detail`: {"outcome":"ok"|"refused",
 -- "status":N[, "code":C]}, plus `extra`.
 CREATE OR REPLACE FUNCTION messaging.audit_outcome(p_status integer, p_body text, p_extra jsonb DEFAULT NULL)

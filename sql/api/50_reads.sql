@@ -105,7 +105,7 @@ BEGIN
              LIMIT v_limit OFFSET v_offset) s;
     r := messaging.ok(200, json_build_object('conversations', v_list));
   END op;
-  PERFORM messaging.audit(p_user, 'conversations_list', NULL,
+  PERFORM messaging.audit_read(p_user, 'conversations_list', NULL,
                           messaging.audit_outcome(r.status, r.body,
                             CASE WHEN r.status = 200 THEN jsonb_build_object('conversationIds', v_ids) END));
   RETURN r;
@@ -136,7 +136,7 @@ BEGIN
     END IF;
     r := messaging.ok(200, json_build_object('conversation', messaging.conversation_json(v_conv, p_user)));
   END op;
-  PERFORM messaging.audit(p_user, 'conversation_view', p_conv, messaging.audit_outcome(r.status, r.body));
+  PERFORM messaging.audit_read(p_user, 'conversation_view', p_conv, messaging.audit_outcome(r.status, r.body));
   RETURN r;
 END $$;
 
@@ -196,7 +196,7 @@ BEGIN
     END IF;
     r := messaging.ok(200, json_build_object('messages', v_list, 'hasMore', v_more));
   END op;
-  PERFORM messaging.audit(p_user, 'messages_list', p_conv,
+  PERFORM messaging.audit_read(p_user, 'messages_list', p_conv,
                           messaging.audit_page(r.status, r.body, p_limit, p_before, p_after));
   RETURN r;
 END $$;
@@ -383,7 +383,7 @@ LANGUAGE plpgsql AS $$
 DECLARE r messaging.reply;
 BEGIN
   r := messaging.check_participant(p_user, p_role, p_conv);
-  PERFORM messaging.audit(p_user, 'room_join', p_conv, messaging.audit_outcome(r.status, r.body));
+  PERFORM messaging.audit_read(p_user, 'room_join', p_conv, messaging.audit_outcome(r.status, r.body));
   IF r.status = 200 THEN
     r.body := json_build_object('conversationId', p_conv,
       'presence', (SELECT messaging.presence_json(messaging.other_side(c, p_user))

@@ -24,8 +24,9 @@ $$;
 CREATE OR REPLACE FUNCTION messaging.presence_connect(p_instance text, p_user integer) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-  INSERT INTO messaging.gateway_instances (instance) VALUES (p_instance)
-  ON CONFLICT (instance) DO UPDATE SET seen_at = now();
+  -- The gateway's row exists (its heartbeat keeps seen_at): not updated
+  -- here, where every CONNECT of the gateway would queue on that one row.
+  INSERT INTO messaging.gateway_instances (instance) VALUES (p_instance) ON CONFLICT (instance) DO NOTHING;
   INSERT INTO messaging.presence_sockets AS s (instance, user_id, sockets) VALUES (p_instance, p_user, 1)
   ON CONFLICT (instance, user_id) DO UPDATE SET sockets = s.sockets + 1, closed_at = NULL;
   UPDATE messaging.presence SET online = true, last_seen_at = NULL WHERE user_id = p_user AND NOT online;

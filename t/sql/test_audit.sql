@@ -28,6 +28,27 @@ SELECT status FROM messaging.get_conversation(:d2, NULL, :ca) \gset
 SELECT pg_temp.is(pg_temp.last(:d2), 'conversation_view admin ' || :ca || ' refused', 'a non-participant''s view is logged, refused');
 SELECT status FROM messaging.list_conversations(:p3, NULL, 50, 0) \gset
 SELECT pg_temp.is(pg_temp.last(:p3), 'conversations_list admin - ok', 'list_conversations: conversations_list');
+-- A read's row does not wait for the disk (messaging.audit_read), for that
+-- transaction only; a write's does.
+BEGIN;
+SELECT status FROM messaging.list_conversations(:p3, NULL, 50, 0) \gset
+SELECT pg_temp.is(current_setting('synchronous_commit'), 'off', 'conversations_list: its transaction commits without waiting for the disk');
+COMMIT;
+SELECT pg_temp.is(current_setting('synchronous_commit'), 'on', 'after it, the session commits as before');
+BEGIN;
+SELECT status FROM messaging.get_conversation(:p3, NULL, :ca) \gset
+SELECT status FROM messaging.list_messages(:p3, NULL, :ca, 50, NULL, NULL) \gset
+SELECT pg_temp.is(current_setting('synchronous_commit'), 'off', 'conversation_view, messages_list: the same');
+ROLLBACK;
+BEGIN;
+SELECT status FROM messaging.send_message(:p3, NULL, :ca, 'durable', NULL, 10000, false) \gset
+SELECT pg_temp.is(current_setting('synchronous_commit'), 'on', 'message_send: its row is as durable as the message');
+ROLLBACK;
+BEGIN;
+SET LOCAL messaging.audit_log = off;
+SELECT status FROM messaging.list_conversations(:p3, NULL, 50, 0) \gset
+SELECT pg_temp.is(current_setting('synchronous_commit'), 'on', 'audit_log off: nothing written, nothing changed');
+ROLLBACK;
 SELECT status FROM messaging.send_message(:p3, NULL, :ca, 'audit me', NULL, 10000, false) \gset
 SELECT pg_temp.is(pg_temp.last(:p3), 'message_send admin ' || :ca || ' ok', 'send_message: message_send');
 SELECT pg_temp.ok((SELECT (detail ->> 'messageId')::bigint = (SELECT max(id) FROM messages WHERE conversation_id = :ca)
