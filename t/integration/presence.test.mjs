@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { get } from '../lib/http.mjs';
 import { assertOk, ISO_MS } from '../lib/shapes.mjs';
 import { tokenFor } from '../lib/jwt.mjs';
-import { pairWithConversation, setUp } from '../lib/fixtures.mjs';
+import { pairWithConversation, q, setUp } from '../lib/fixtures.mjs';
 import { connect, connectJoined, QUIET_MS, sleep, WS_URL, WS_URL2 } from '../lib/sio.mjs';
 
 setUp();
@@ -45,6 +45,18 @@ describe('presence', () => {
     const m3 = d3.mark();
     await d3.join(conv);
     assert.deepEqual(d3.since(m3, 'presence')[0].data, { userId: patient.id, online: true, lastSeenAt: null });
+
+    // Another socket of the patient on the same instance: nothing written
+    // (one row per user and instance, counting 1), nor when it closes.
+    const rows = async () => (await q(
+      'SELECT sockets, closed_at IS NULL AS open FROM messaging.presence_sockets WHERE user_id = $1', [patient.id])).rows;
+    assert.deepEqual(await rows(), [{ sockets: 1, open: true }]);
+    const p1b = await connect(WS_URL, tokenFor(patient));
+    await sleep(QUIET_MS);
+    assert.deepEqual(await rows(), [{ sockets: 1, open: true }], 'a second socket on the instance writes nothing');
+    p1b.close();
+    await sleep(QUIET_MS);
+    assert.deepEqual(await rows(), [{ sockets: 1, open: true }], 'nor does its close while the first stays');
 
     // A second socket of the patient closes: still online (another is there).
     const p2 = await connect(WS_URL2, tokenFor(patient));

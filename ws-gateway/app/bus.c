@@ -412,12 +412,24 @@ static void typing_elsewhere(struct gateway *g, const struct msg_bus_msg *m)
         g->stats.events_out[gw_event_index(event)] += (unsigned long long)n;
 }
 
-void gw_presence(struct gateway *g, const struct gw_client *c, int connected)
+void gw_presence(struct gateway *g, struct gw_client *c, int connected)
 {
-    if (strcmp(g->cfg->presence, "off") == 0)
+    if (strcmp(g->cfg->presence, "off") == 0 || c->present == connected)
         return;
-    /* The socket's own connection: its close never overtakes its connect. */
-    struct pgc *db = gw_db_for(g, c->socket_id);
+    c->present = connected;
+    intptr_t n = imap_get(&g->present, c->user_id) + (connected ? 1 : -1);
+    if (n <= 0) {
+        imap_del(&g->present, c->user_id);
+    } else if (imap_put(&g->present, c->user_id, n) < 0) {
+        c->present = 0; /* out of memory: this socket is not counted */
+        return;
+    }
+    /* The user's other sockets here keep them online: nothing to write
+     * (messaging.presence_sockets holds 1 per user and gateway). */
+    if (n != (connected ? 1 : 0))
+        return;
+    /* The user's own connection: a close never overtakes its connect. */
+    struct pgc *db = gw_db_for(g, (uint64_t)c->user_id);
     char uid[16];
     snprintf(uid, sizeof uid, "%d", c->user_id);
     const char *params[] = {g->instance, uid};

@@ -60,6 +60,7 @@ struct gw_client {
     int user_id;
     char role[16];
     int authenticated;
+    int present;           /* counted in gateway.present (gw_presence) */
     int inflight;          /* operations awaiting the database */
     size_t inflight_bytes; /* their parameters' bytes */
     struct gw_limits lim;
@@ -167,6 +168,9 @@ struct gateway {
      * it: the delivery layer knows nothing of receipts). NULL: nobody. */
     void (*on_room_written)(struct gateway *g, int conv, const char *data);
     struct imap users; /* user id -> open connections */
+    /* user id -> connected sockets (CONNECT accepted): presence is written
+     * when it leaves 0 and when it comes back to it, not per socket. */
+    struct imap present;
     struct gw_bus bus;
     struct gw_timers timers;
     char instance[24];              /* tells this process's own bells apart */
@@ -306,8 +310,9 @@ void gw_receipts_free(struct gateway *g);
 void gw_receipt_written(struct gateway *g, int conv, const char *data);
 
 /* bus.c: presence (sql/043_presence.sql). A socket of the user connected
- * (1) or closed (0) here. */
-void gw_presence(struct gateway *g, const struct gw_client *c, int connected);
+ * (1) or closed (0) here: the database is told when the user's first
+ * socket here connected and when the last one closed. */
+void gw_presence(struct gateway *g, struct gw_client *c, int connected);
 
 /* timers.c */
 void gw_timers_start(struct gateway *g);

@@ -181,6 +181,7 @@ static int gateway_init(struct app *a)
     g->cfg = &a->cfg;
     imap_init(&g->convs);
     imap_init(&g->users);
+    imap_init(&g->present);
     gw_bus_init(&g->bus);
     char rnd[13];
     if (msg_random_hex(rnd, sizeof rnd, 6) < 0) {
@@ -318,6 +319,7 @@ static void stop(struct app *a)
     gw_rooms_free(g);
     gw_lifetime_free(g);
     imap_free(&g->users);
+    imap_free(&g->present);
     gw_bus_free(&g->bus);
     free(a->origins);
     msg_config_free(&a->cfg);
