@@ -36,9 +36,9 @@ BEGIN
 END $$;
 
 -- The row of a read that wrote nothing else (the conversation list, a
--- conversation, a page of messages, a room joined): its transaction's commit need not wait
--- for the disk, as the messages page's (list_message_rows) does not
--- (docs/operations.md, the access log). Never for a write: a write's row is
+-- conversation, a page of messages, a room joined): its transaction's
+-- commit need not wait for the disk, as the messages page's
+-- (list_message_rows) does not (docs/operations.md, the access log). Never for a write: a write's row is
 -- as durable as the write. The REST and socket reads run alone in their
 -- transaction (shared/ops.c: not batched), so the setting reaches nothing
 -- else.

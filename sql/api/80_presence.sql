@@ -1,11 +1,10 @@
 -- Presence (API.md section 9; the tables: sql/043_presence.sql). A user is
 -- online while a socket of theirs is connected to a live gateway instance;
 -- offline once `grace` seconds have passed without one. Each gateway counts
--- its sockets per user (presence_connect / presence_disconnect; the gateway
--- calls them when a user's first socket there connects and when the last
--- one closes, so that a CONNECT of a user already online writes nothing)
--- and sweeps
--- once a second (presence_sweep); an instance whose heartbeat
+-- its sockets per user and calls presence_connect / presence_disconnect when
+-- a user's first socket there connects and when the last one closes (a
+-- CONNECT of a user already online there writes nothing), and sweeps once a
+-- second (presence_sweep); an instance whose heartbeat
 -- (messaging.gateway_instances, every 10 s) is older than 30 s counts as
 -- dead, its sockets as closed at its last heartbeat. Changes go to the
 -- gateways as a tagged NOTIFY

@@ -380,7 +380,9 @@ describe('transport closed (engine.close()) while messages are sent through REST
 // replay of this test's conversation takes 1.5 s in PostgreSQL (the function
 // wrapped for the test's duration, for that conversation only), so that the
 // timer runs while it waits.
-const REPLAY = 'messaging.session_replay(bigint[], integer[], bigint[], integer)';
+const REPLAY_ARGS = '(bigint[], integer[], bigint[], integer)';
+const REPLAY = `messaging.session_replay${REPLAY_ARGS}`;
+const UNSLOWED = `messaging.session_replay_unslowed${REPLAY_ARGS}`;
 
 async function slowReplay(conv) {
   await db().query(`ALTER FUNCTION ${REPLAY} RENAME TO session_replay_unslowed`);
@@ -395,10 +397,10 @@ async function slowReplay(conv) {
 }
 
 async function unslowReplay() {
-  const { rows } = await db().query(`SELECT to_regprocedure('messaging.session_replay_unslowed(bigint[], integer[], bigint[], integer)') AS f`);
+  const { rows } = await db().query('SELECT to_regprocedure($1) AS f', [UNSLOWED]);
   if (!rows[0].f) return;
   await db().query(`DROP FUNCTION IF EXISTS ${REPLAY}`);
-  await db().query(`ALTER FUNCTION messaging.session_replay_unslowed(bigint[], integer[], bigint[], integer) RENAME TO session_replay`);
+  await db().query(`ALTER FUNCTION ${UNSLOWED} RENAME TO session_replay`);
 }
 
 describe('a slow replay: the room it re-enters stays held while it waits', () => {

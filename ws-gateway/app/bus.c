@@ -52,7 +52,7 @@ static void cursor_read(void *arg, PGresult *res)
 
 void gw_conv_ready(struct gateway *g, struct gw_conv *cv, long long cursor)
 {
-    int x_conv = cv->id;
+    int conv = cv->id;
     cv->cursor = cursor;
     cv->state = CONV_READY;
     /* The joins that waited for it, in their order. */
@@ -63,10 +63,10 @@ void gw_conv_ready(struct gateway *g, struct gw_conv *cv, long long cursor)
     for (int k = 0; k < nj; k++) {
         sio_socket *s = sio_socket_find(g->srv, j[k].socket_id);
         if (s && sio_socket_user(s))
-            gw_join_now(g, s, x_conv, j[k].ack_id, j[k].presence);
+            gw_join_now(g, s, conv, j[k].ack_id, j[k].presence);
     }
     free(j);
-    if (!(cv = gw_conv_get(g, x_conv)))
+    if (!(cv = gw_conv_get(g, conv)))
         return;
     /* Anything that rang while we did not know where to start. */
     if (cv->missed) {
